@@ -3,6 +3,13 @@
 //! # Layout
 //!
 //! - [`protocol`] — topics, JSON payloads, MACs: the wire format shared with the hub.
+//! - [`clicker`] — the sans-IO state machine: presses, messages and time in; publishes and state out.
+//! - [`device`] — the state machine on embedded-hal pins, with a clock, battery and transport.
+//! - [`debounce`], [`led`], [`outbox`] — the parts the state machine and device are made of.
+//! - [`boot_counter`] — the persisted boot counter on NOR flash that keeps sequence numbers unique.
+//! - [`ports`], [`time`] — the traits a board implements.
+//! - `sim` (feature `sim`, std) — virtual clickers over rumqttc, for the hub's demo, tests and
+//!   benchmarks.
 //!
 //! The core never allocates, never uses `unsafe`, and never sees std unless the `sim` feature asks
 //! for the simulator (CI links the core into a `#![no_std]` staticlib to keep it that way).
@@ -10,4 +17,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod boot_counter;
+pub mod clicker;
+pub mod debounce;
+pub mod device;
+pub mod led;
+pub mod outbox;
+pub mod ports;
 pub mod protocol;
+pub mod time;
+
+pub use clicker::{Clicker, Config, State, Timing};
+pub use device::{Buttons, Device};
+pub use time::{Clock, Millis};

@@ -3,7 +3,7 @@
 //! the build fails.
 #![no_std]
 
-use classhub_firmware::protocol::{self, Answer, Choices, DeviceId, DeviceKey, MacTag, Seq};
+use firmware::protocol::{self, Answer, Choices, DeviceId, DeviceKey, MacTag, Seq};
 
 /// Signs and encodes one answer, so the linker keeps the protocol code: returns the payload length.
 #[unsafe(no_mangle)]
