@@ -181,6 +181,41 @@ pub fn verify<M: Authenticated>(key: &DeviceKey, device: &DeviceId, msg: &M) -> 
     hmac_of(key, device, msg).verify_truncated_left(&tag.0).map_err(|_| MacError::Mismatch)
 }
 
+/// Why a message is not a fresh one from its device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    /// The MAC is missing or does not verify.
+    Mac(MacError),
+    /// The MAC verifies but the sequence number is not newer than the newest already accepted from
+    /// this device: a replay, or a retry of a message the receiver already has (which the hub
+    /// answers `duplicate` when its log holds that number).
+    Replayed,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AuthError::Mac(e) => e.fmt(f),
+            AuthError::Replayed => f.write_str("sequence number not newer than the last accepted"),
+        }
+    }
+}
+
+/// The hub's check of a clicker message: the MAC verifies under the device's key, and its sequence
+/// number is newer than `newest`, the newest already accepted from that device.
+pub fn authenticate<M: Authenticated>(
+    key: &DeviceKey,
+    device: &DeviceId,
+    msg: &M,
+    newest: Option<Seq>,
+) -> Result<(), AuthError> {
+    verify(key, device, msg).map_err(AuthError::Mac)?;
+    match newest {
+        Some(n) if msg.seq() <= n => Err(AuthError::Replayed),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

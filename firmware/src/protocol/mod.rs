@@ -10,7 +10,7 @@ pub mod messages;
 pub mod topics;
 
 pub use ids::{DeviceId, DeviceKey, HexError, IdError, RoomCode, Seq};
-pub use mac::{Authenticated, MacError};
+pub use mac::{AuthError, Authenticated, MacError};
 pub use messages::{
     Ack, AckStatus, Answer, Button, CheckIn, Choices, ChoicesError, DisplayPhase, DisplayState,
     FirmwareVersion, Hello, MacTag, Presence, QuestionAnnouncement, QuestionError, QuestionKind,
