@@ -248,8 +248,9 @@ impl Clicker {
     fn connect<T: Transport>(&mut self, tx: &mut T, now: Millis) {
         let will = topics::clicker(&self.cfg.room, &self.cfg.device, ClickerTopic::Status);
         let offline = protocol::encode(&Status { state: Presence::Offline }).unwrap_or_default();
+        let client_id = topics::client_id(&self.cfg.room, &self.cfg.device);
         let req = ConnectRequest {
-            client_id: self.cfg.device.as_str(),
+            client_id: &client_id,
             will_topic: &will,
             will_payload: &offline,
             keep_alive_s: self.cfg.timing.keep_alive_s,

@@ -27,6 +27,9 @@ pub mod ports;
 pub mod protocol;
 pub mod time;
 
+#[cfg(feature = "sim")]
+pub mod sim;
+
 pub use clicker::{Clicker, Config, State, Timing};
 pub use device::{Buttons, Device};
 pub use time::{Clock, Millis};

@@ -17,7 +17,7 @@ pub enum Link {
 /// What the core asks for when it wants a connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectRequest<'a> {
-    /// The MQTT client id: the device id.
+    /// The MQTT client id: `<room>:<device>` (see [`crate::protocol::topics::client_id`]).
     pub client_id: &'a str,
     /// Where the broker publishes the last will, retained: the clicker's status topic.
     pub will_topic: &'a str,

@@ -1,1 +1,98 @@
-//! placeholder
+//! Helpers for classhub's end-to-end tests: unique rooms, an MQTT observer, retained messages.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use firmware::protocol::RoomCode;
+use firmware::sim::BrokerAddr;
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The Mosquitto every development and CI machine runs.
+pub fn local_mosquitto() -> BrokerAddr {
+    BrokerAddr { host: "127.0.0.1".into(), port: 1883 }
+}
+
+/// A room code no other test run uses, so tests can share a broker (and its retained messages).
+pub fn unique_room(prefix: &str) -> RoomCode {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    // Cannot fail: the prefix is the caller's short literal plus digits and a dash.
+    RoomCode::parse(&format!("{prefix}-{}-{nanos:09}", std::process::id())).expect("valid room code")
+}
+
+/// One message an [`Observer`] saw.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+    /// When it arrived, since the observer started.
+    pub at: Duration,
+}
+
+/// A plain rumqttc subscriber that records everything on a topic filter.
+pub struct Observer {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    client: AsyncClient,
+    task: JoinHandle<()>,
+}
+
+impl Observer {
+    /// Subscribes to `filter` on `broker`; returns once the broker has confirmed the subscription.
+    pub async fn start(broker: &BrokerAddr, filter: &str) -> Observer {
+        let id = format!("classhub-observer-{}-{}", std::process::id(), rand::random::<u32>());
+        let mut opts = MqttOptions::new(id, broker.host.clone(), broker.port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        let (client, mut events) = AsyncClient::new(opts, 1_000);
+        // Cannot fail: the request queue is empty.
+        client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe request");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let start = tokio::time::Instant::now();
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                let mut ready = Some(ready_tx);
+                loop {
+                    match events.poll().await {
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            if let Some(r) = ready.take() {
+                                let _ = r.send(());
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            let s = Seen { topic: p.topic.clone(), payload: p.payload.to_vec(), at: start.elapsed() };
+                            seen.lock().unwrap().push(s);
+                        }
+                        Ok(_) => {}
+                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .expect("the broker confirms the observer's subscription")
+            .expect("observer task alive");
+        Observer { seen, client, task }
+    }
+
+    /// Everything seen so far whose topic ends with `suffix`.
+    pub fn seen_ending(&self, suffix: &str) -> Vec<Seen> {
+        self.seen.lock().unwrap().iter().filter(|s| s.topic.ends_with(suffix)).cloned().collect()
+    }
+
+    /// Publishes through the observer's own connection.
+    pub async fn publish(&self, topic: &str, payload: &[u8], retain: bool) {
+        self.client.publish(topic, QoS::AtLeastOnce, retain, payload.to_vec()).await.expect("publish request");
+    }
+
+    /// Disconnects.
+    pub async fn stop(self) {
+        let _ = self.client.disconnect().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.task.abort();
+    }
+}

@@ -86,6 +86,14 @@ pub fn display(room: &RoomCode) -> Topic {
     build(format_args!("{ROOT}/{room}/display"))
 }
 
+/// A clicker's MQTT client id, `<room>:<device>`: unique on a broker that several rooms share.
+pub fn client_id(room: &RoomCode, device: &DeviceId) -> heapless::String<64> {
+    let mut id = heapless::String::new();
+    // Cannot fail: 32 + 1 + 24 bytes fit in 64.
+    let _ = write!(id, "{room}:{device}");
+    id
+}
+
 /// The hub's subscription for everything clickers send, in every room: `classhub/v1/+/clicker/+/+`.
 /// The hub's own acks match it too; [`parse`] tells them apart.
 pub const HUB_FILTER: &str = "classhub/v1/+/clicker/+/+";
@@ -172,6 +180,11 @@ mod tests {
         assert_eq!(question(&room()).as_str(), "classhub/v1/b-204/question");
         assert_eq!(display(&room()).as_str(), "classhub/v1/b-204/display");
         assert_eq!(room_clickers_filter(&room()).as_str(), "classhub/v1/b-204/clicker/+/+");
+    }
+
+    #[test]
+    fn client_ids_name_room_and_device() {
+        assert_eq!(client_id(&room(), &dev()).as_str(), "b-204:c-0001");
     }
 
     #[test]

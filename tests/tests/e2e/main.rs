@@ -1,1 +1,4 @@
-//! e2e
+//! classhub end to end: one test binary. Tests that need a service running on this machine are
+//! marked `#[ignore = "needs ..."]` and run by `.ci/run` with `--include-ignored`.
+
+mod sim_mosquitto;

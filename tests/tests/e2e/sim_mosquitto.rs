@@ -1,0 +1,105 @@
+//! The simulator against the Mosquitto on 127.0.0.1:1883: a class of 30 virtual clickers presses,
+//! an observer checks every answer on the wire, and a responder (or its absence) decides the LEDs.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use classhub_tests::{Observer, local_mosquitto, unique_room};
+use firmware::State;
+use firmware::led::Colour;
+use firmware::protocol::{
+    self, Answer, Button, QuestionAnnouncement, QuestionKind, QuestionSpec, QuestionState, RoomCode, mac, topics,
+};
+use firmware::sim::{Class, ClassConfig, Plan, echo::Echo};
+
+const SEED: &str = "sim-mosquitto-test";
+
+async fn open_question(observer: &Observer, room: &RoomCode, q: u32) {
+    let question = QuestionAnnouncement { q, spec: QuestionSpec::new(QuestionKind::Single, 4).unwrap(), state: QuestionState::Open };
+    observer.publish(&topics::question(room), &protocol::encode(&question).unwrap(), true).await;
+}
+
+async fn clear_question(observer: &Observer, room: &RoomCode) {
+    observer.publish(&topics::question(room), b"", true).await;
+}
+
+/// Every answer on the wire, decoded and checked against its device's key; panics on a bad one.
+fn verified_answers(observer: &Observer, cfg: &ClassConfig) -> Vec<(String, Answer)> {
+    let keys: HashMap<_, _> = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
+    observer
+        .seen_ending("/answer")
+        .into_iter()
+        .map(|seen| {
+            let Ok(topics::Parsed::Clicker { device, .. }) = topics::parse(&seen.topic) else {
+                panic!("answer on a malformed topic {}", seen.topic)
+            };
+            let answer: Answer = serde_json::from_slice(&seen.payload).expect("well-formed answer JSON");
+            mac::verify(&keys[&device], &device, &answer).expect("the MAC verifies under the device's key");
+            (device.to_string(), answer)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Mosquitto on 127.0.0.1:1883"]
+async fn thirty_clickers_press_b_and_the_responder_turns_every_led_green() {
+    let broker = local_mosquitto();
+    let room = unique_room("sim30");
+    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
+    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 30);
+    let keys = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
+    let echo = Echo::start(&broker, &room, keys).await.expect("responder connects");
+    open_question(&observer, &room, 1).await;
+
+    let class = Class::start(cfg.clone());
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all 30 online, question seen");
+    class.play(&Plan::Everyone(Button::B), 300, 7).await;
+    class.wait_until(|s| s.state == State::Stored, Duration::from_secs(15)).await.expect("every clicker stored");
+    let snaps = class.snapshots();
+    assert!(snaps.iter().all(|s| s.led == Some(Colour::Green)), "and every LED is green: {snaps:?}");
+
+    let answers = verified_answers(&observer, &cfg);
+    let devices: HashSet<_> = answers.iter().map(|(d, _)| d.clone()).collect();
+    assert_eq!(devices.len(), 30, "an answer from each of the 30 clickers");
+    assert!(answers.iter().all(|(_, a)| a.q == 1 && a.answer.to_string() == "B"));
+    assert_eq!(echo.counts.acked.load(std::sync::atomic::Ordering::Relaxed), answers.len() as u64);
+    assert_eq!(echo.counts.refused.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    clear_question(&observer, &room).await;
+    echo.stop().await;
+    observer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Mosquitto on 127.0.0.1:1883"]
+async fn without_a_responder_clickers_retry_with_backoff_and_never_show_stored() {
+    let broker = local_mosquitto();
+    let room = unique_room("noack");
+    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
+    open_question(&observer, &room, 2).await;
+    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 30);
+    let class = Class::start(cfg.clone());
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all 30 online, question seen");
+    class.play(&Plan::Everyone(Button::C), 200, 3).await;
+
+    // Watch for four seconds: nobody is green, ever.
+    for _ in 0..80 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(class.snapshots().iter().all(|s| s.state != State::Stored && s.led != Some(Colour::Green)));
+    }
+    assert!(class.snapshots().iter().all(|s| s.state == State::Pending));
+
+    let seen = observer.seen_ending("/answer");
+    let answers = verified_answers(&observer, &cfg);
+    for identity in &cfg.identities {
+        let device = identity.device.to_string();
+        let mine: Vec<_> = seen.iter().zip(&answers).filter(|(_, (d, _))| *d == device).collect();
+        assert!(mine.len() >= 3, "{device} sent its answer {} times in 4 s", mine.len());
+        assert!(mine.iter().all(|(_, (_, a))| a.seq == (mine[0].1).1.seq), "{device}: every retry is the same message");
+        let gaps: Vec<Duration> = mine.windows(2).map(|w| w[1].0.at - w[0].0.at).collect();
+        assert!(gaps.windows(2).all(|g| g[1] > g[0]), "{device}: the waits grow: {gaps:?}");
+    }
+
+    clear_question(&observer, &room).await;
+    observer.stop().await;
+}
