@@ -26,10 +26,7 @@ impl Lang {
         for item in header.split(',') {
             let mut parts = item.trim().split(';');
             let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-            let q = parts
-                .find_map(|p| p.trim().strip_prefix("q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .unwrap_or(1.0);
+            let q = parts.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
             let lang = match tag.split('-').next() {
                 Some("nl") => Lang::Nl,
                 Some("en") => Lang::En,

@@ -51,9 +51,9 @@ impl<F: NorFlash> FlashBootCounter<F> {
     /// Uses sectors `[base, base + 2 * ERASE_SIZE)` of `flash`.
     pub fn new(flash: F, base: u32) -> Result<Self, BootCounterError<F::Error>> {
         let fits = F::ERASE_SIZE % RECORD == 0
-            && RECORD % F::WRITE_SIZE == 0
-            && RECORD % F::READ_SIZE == 0
-            && base as usize % F::ERASE_SIZE == 0
+            && RECORD.is_multiple_of(F::WRITE_SIZE)
+            && RECORD.is_multiple_of(F::READ_SIZE)
+            && (base as usize).is_multiple_of(F::ERASE_SIZE)
             && base as usize + 2 * F::ERASE_SIZE <= flash.capacity();
         if fits { Ok(FlashBootCounter { flash, base }) } else { Err(BootCounterError::Geometry) }
     }
@@ -77,10 +77,10 @@ impl<F: NorFlash> FlashBootCounter<F> {
                     scan.free[sector] = Some(slot);
                     break;
                 }
-                if let Some(boot) = decode(&r) {
-                    if scan.newest.is_none_or(|(best, _)| boot > best) {
-                        scan.newest = Some((boot, sector));
-                    }
+                if let Some(boot) = decode(&r)
+                    && scan.newest.is_none_or(|(best, _)| boot > best)
+                {
+                    scan.newest = Some((boot, sector));
                 }
             }
         }
@@ -160,7 +160,7 @@ impl<const SIZE: usize, const SECTOR: usize> ErrorType for RamFlash<SIZE, SECTOR
 impl<const SIZE: usize, const SECTOR: usize> RamFlash<SIZE, SECTOR> {
     fn range(&self, offset: u32, len: usize, align: usize) -> Result<core::ops::Range<usize>, RamFlashError> {
         let start = offset as usize;
-        if start % align != 0 || len % align != 0 {
+        if !start.is_multiple_of(align) || !len.is_multiple_of(align) {
             return Err(RamFlashError(NorFlashErrorKind::NotAligned));
         }
         match start.checked_add(len) {

@@ -16,9 +16,9 @@ use crate::led::{self, Colour};
 use crate::outbox::{Outbox, Outgoing};
 use crate::ports::{BootCounter, ConnectRequest, Link, Transport};
 use crate::protocol::{
-    self, Ack, AckStatus, Answer, Button, CheckIn, ClickerTopic, Choices, DeviceId, DeviceKey,
-    FirmwareVersion, Hello, MacTag, Presence, QuestionAnnouncement, QuestionKind, QuestionState,
-    RejectReason, RoomCode, Seq, Status, mac, topics,
+    self, Ack, AckStatus, Answer, Button, CheckIn, Choices, ClickerTopic, DeviceId, DeviceKey, FirmwareVersion, Hello,
+    MacTag, Presence, QuestionAnnouncement, QuestionKind, QuestionState, RejectReason, RoomCode, Seq, Status, mac,
+    topics,
 };
 use crate::time::Millis;
 
@@ -180,7 +180,12 @@ impl Clicker {
 
     /// Boots: persists the next boot counter, then starts connecting. If the counter cannot be kept
     /// the clicker enters [`State::Fault`] and never sends.
-    pub fn boot<B: BootCounter, T: Transport>(&mut self, counter: &mut B, tx: &mut T, now: Millis) -> Result<(), B::Error> {
+    pub fn boot<B: BootCounter, T: Transport>(
+        &mut self,
+        counter: &mut B,
+        tx: &mut T,
+        now: Millis,
+    ) -> Result<(), B::Error> {
         match counter.next_boot() {
             Ok(boot) => {
                 self.boot = boot;
@@ -335,11 +340,7 @@ impl Clicker {
         let ack = topics::clicker(room, device, ClickerTopic::Ack);
         let status = topics::clicker(room, device, ClickerTopic::Status);
         let online = protocol::encode(&Status { state: Presence::Online }).unwrap_or_default();
-        let results = [
-            tx.subscribe(&ack),
-            tx.subscribe(&topics::question(room)),
-            tx.publish(&status, &online, true),
-        ];
+        let results = [tx.subscribe(&ack), tx.subscribe(&topics::question(room)), tx.publish(&status, &online, true)];
         self.stats.transport_errors += results.iter().filter(|r| r.is_err()).count() as u32;
         self.send_hello(tx);
         // Whatever was in flight goes again at once, with the same sequence number.

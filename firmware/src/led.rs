@@ -82,7 +82,7 @@ pub fn colour_at(state: State, low_battery: bool, now: Millis) -> Colour {
         }
     }
     let p = pattern(state);
-    if p.half_period_ms == 0 || (now.0 / p.half_period_ms as u64) % 2 == 0 { p.colour } else { Colour::Off }
+    if p.half_period_ms == 0 || (now.0 / p.half_period_ms as u64).is_multiple_of(2) { p.colour } else { Colour::Off }
 }
 
 /// When the colour may next change by itself (blinks and flashes), if ever.

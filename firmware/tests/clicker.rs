@@ -6,9 +6,8 @@ use common::Net;
 use firmware::boot_counter::{FlashBootCounter, RamFlash};
 use firmware::led::Colour;
 use firmware::protocol::{
-    self, Ack, AckStatus, Button, CheckIn, ClickerTopic, Choices, DeviceId, DeviceKey, Hello,
-    QuestionAnnouncement, QuestionKind, QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac,
-    topics,
+    self, Ack, AckStatus, Button, CheckIn, Choices, ClickerTopic, DeviceId, DeviceKey, Hello, QuestionAnnouncement,
+    QuestionKind, QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
 };
 use firmware::{Clicker, Config, Millis, State, Timing};
 
@@ -102,7 +101,10 @@ fn on_connect_it_subscribes_says_online_and_hello() {
     assert!(d.net.subscriptions.contains(&"classhub/v1/b-204/clicker/c-0001/ack".to_owned()));
     assert!(d.net.subscriptions.contains(&"classhub/v1/b-204/question".to_owned()));
     let status = &d.net.published[0];
-    assert_eq!((status.0.as_str(), status.1.as_slice(), status.2), ("classhub/v1/b-204/clicker/c-0001/status", &br#"{"state":"online"}"#[..], true));
+    assert_eq!(
+        (status.0.as_str(), status.1.as_slice(), status.2),
+        ("classhub/v1/b-204/clicker/c-0001/status", &br#"{"state":"online"}"#[..], true)
+    );
     let hello: Hello = serde_json::from_slice(d.net.of_kind(ClickerTopic::Hello)[0]).unwrap();
     assert_eq!((hello.boot, hello.rssi, hello.fw.as_str()), (1, -61, "0.1.0"));
     assert_eq!(hello.seq, Seq::new(1, 1));

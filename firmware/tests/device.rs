@@ -66,7 +66,7 @@ fn led_mocks(colours: &[Colour]) -> (Mock, Mock, Mock) {
 fn chattering_press(at: u64, t: u64) -> bool {
     match t {
         _ if t < at => false,
-        _ if t < at + 4 => (t - at) % 2 == 0,
+        _ if t < at + 4 => (t - at).is_multiple_of(2),
         _ if t < at + 94 => true,
         _ if t < at + 99 => (t - at) % 2 == 1,
         _ => false,
@@ -93,14 +93,19 @@ fn a_chattering_press_on_b_sends_one_answer_and_the_led_tells_the_truth() {
     let (r, g, b) = led_mocks(&[Colour::Amber, Colour::Off, Colour::Blue, Colour::Off, Colour::Green]);
     let clock = FakeClock::default();
     let buttons = Buttons { answer, check_in: Some(check_in), active_low: true };
-    let mut dev = Device::new(config(), buttons, RgbLed::new(r, g, b, false), clock.clone(), Cells(2_900), Net::default());
+    let mut dev =
+        Device::new(config(), buttons, RgbLed::new(r, g, b, false), clock.clone(), Cells(2_900), Net::default());
     let mut flash = FlashBootCounter::new(RamFlash::<4096, 1024>::new(), 0).unwrap();
     dev.boot(&mut flash).unwrap();
     assert_eq!(dev.state(), State::Connecting);
     dev.transport_mut().come_up();
 
     let room = RoomCode::parse("b-204").unwrap();
-    let question = QuestionAnnouncement { q: 7, spec: QuestionSpec::new(QuestionKind::Single, 4).unwrap(), state: QuestionState::Open };
+    let question = QuestionAnnouncement {
+        q: 7,
+        spec: QuestionSpec::new(QuestionKind::Single, 4).unwrap(),
+        state: QuestionState::Open,
+    };
     for t in script.polls.clone() {
         clock.0.set(t);
         if t == 2 {
@@ -143,7 +148,8 @@ fn the_check_in_button_checks_in() {
     let (r, g, b) = led_mocks(&[Colour::Amber, Colour::Off, Colour::Blue, Colour::Off]);
     let clock = FakeClock::default();
     let buttons = Buttons { answer, check_in: Some(check_in), active_low: true };
-    let mut dev = Device::new(config(), buttons, RgbLed::new(r, g, b, false), clock.clone(), Cells(2_900), Net::default());
+    let mut dev =
+        Device::new(config(), buttons, RgbLed::new(r, g, b, false), clock.clone(), Cells(2_900), Net::default());
     dev.boot(&mut FlashBootCounter::new(RamFlash::<4096, 1024>::new(), 0).unwrap()).unwrap();
     dev.transport_mut().come_up();
     for t in script.polls.clone() {

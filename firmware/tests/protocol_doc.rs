@@ -71,7 +71,8 @@ fn every_example_in_the_protocol_document_is_a_real_message() {
 
 #[test]
 fn the_worked_example_matches_the_document() {
-    let answer: Answer = protocol::decode(br#"{"seq":12884901890,"q":17,"answer":"B","mac":"3257cb00e9bffe52"}"#).unwrap();
+    let answer: Answer =
+        protocol::decode(br#"{"seq":12884901890,"q":17,"answer":"B","mac":"3257cb00e9bffe52"}"#).unwrap();
     let device = firmware::protocol::DeviceId::parse("c-0001").unwrap();
     let input = mac::input_text(&device, &answer);
     assert!(DOC.contains(&input.replace('\n', "\\n")), "the document shows the input {input:?}");

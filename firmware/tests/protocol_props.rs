@@ -2,9 +2,8 @@
 //! fails on any change of payload, key, device or a replayed sequence number.
 
 use firmware::protocol::{
-    self, Ack, AckStatus, Answer, AuthError, CheckIn, Choices, DeviceId, DeviceKey, DisplayPhase, DisplayState,
-    Hello, MacError, MacTag, QuestionAnnouncement, QuestionKind, QuestionSpec, QuestionState, RejectReason, Seq,
-    mac,
+    self, Ack, AckStatus, Answer, AuthError, CheckIn, Choices, DeviceId, DeviceKey, DisplayPhase, DisplayState, Hello,
+    MacError, MacTag, QuestionAnnouncement, QuestionKind, QuestionSpec, QuestionState, RejectReason, Seq, mac,
 };
 use proptest::prelude::*;
 
@@ -14,7 +13,8 @@ fn seq() -> impl Strategy<Value = Seq> {
 
 fn choices() -> impl Strategy<Value = Choices> {
     (0u8..32).prop_map(|bits| {
-        let letters: String = "ABCDE".chars().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| c).collect();
+        let letters: String =
+            "ABCDE".chars().enumerate().filter(|(i, _)| bits & (1 << i) != 0).map(|(_, c)| c).collect();
         Choices::parse(&letters).unwrap()
     })
 }

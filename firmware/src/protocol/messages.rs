@@ -50,11 +50,7 @@ impl Button {
     /// The button printed with `letter`.
     pub fn from_letter(letter: char) -> Option<Button> {
         let c = letter as u32;
-        if (b'A' as u32..=b'E' as u32).contains(&c) {
-            Button::from_index((c - b'A' as u32) as u8)
-        } else {
-            None
-        }
+        if (b'A' as u32..=b'E' as u32).contains(&c) { Button::from_index((c - b'A' as u32) as u8) } else { None }
     }
 }
 

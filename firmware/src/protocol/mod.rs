@@ -12,9 +12,9 @@ pub mod topics;
 pub use ids::{DeviceId, DeviceKey, HexError, IdError, RoomCode, Seq};
 pub use mac::{AuthError, Authenticated, MacError};
 pub use messages::{
-    Ack, AckStatus, Answer, Button, CheckIn, Choices, ChoicesError, DisplayPhase, DisplayState,
-    FirmwareVersion, Hello, MacTag, Presence, QuestionAnnouncement, QuestionError, QuestionKind,
-    QuestionSpec, QuestionState, RejectReason, Status,
+    Ack, AckStatus, Answer, Button, CheckIn, Choices, ChoicesError, DisplayPhase, DisplayState, FirmwareVersion, Hello,
+    MacTag, Presence, QuestionAnnouncement, QuestionError, QuestionKind, QuestionSpec, QuestionState, RejectReason,
+    Status,
 };
 pub use topics::{ClickerTopic, Topic};
 

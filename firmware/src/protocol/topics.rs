@@ -40,13 +40,8 @@ pub enum ClickerTopic {
 
 impl ClickerTopic {
     /// Every clicker topic kind.
-    pub const ALL: [ClickerTopic; 5] = [
-        ClickerTopic::Hello,
-        ClickerTopic::Answer,
-        ClickerTopic::CheckIn,
-        ClickerTopic::Status,
-        ClickerTopic::Ack,
-    ];
+    pub const ALL: [ClickerTopic; 5] =
+        [ClickerTopic::Hello, ClickerTopic::Answer, ClickerTopic::CheckIn, ClickerTopic::Status, ClickerTopic::Ack];
 
     /// The topic level, also the message kind inside a MAC.
     pub const fn as_str(self) -> &'static str {
@@ -136,10 +131,7 @@ pub enum TopicError {
 
 /// Parses a topic into its room, device and kind.
 pub fn parse(topic: &str) -> Result<Parsed, TopicError> {
-    let rest = topic
-        .strip_prefix(ROOT)
-        .and_then(|r| r.strip_prefix('/'))
-        .ok_or(TopicError::NotClasshub)?;
+    let rest = topic.strip_prefix(ROOT).and_then(|r| r.strip_prefix('/')).ok_or(TopicError::NotClasshub)?;
     let mut levels = rest.split('/');
     let room = levels.next().ok_or(TopicError::Unknown)?;
     let room = RoomCode::parse(room).map_err(|_| TopicError::BadRoom)?;
@@ -173,10 +165,7 @@ mod tests {
 
     #[test]
     fn every_topic_lives_under_the_versioned_root() {
-        assert_eq!(
-            clicker(&room(), &dev(), ClickerTopic::Answer).as_str(),
-            "classhub/v1/b-204/clicker/c-0001/answer"
-        );
+        assert_eq!(clicker(&room(), &dev(), ClickerTopic::Answer).as_str(), "classhub/v1/b-204/clicker/c-0001/answer");
         assert_eq!(question(&room()).as_str(), "classhub/v1/b-204/question");
         assert_eq!(display(&room()).as_str(), "classhub/v1/b-204/display");
         assert_eq!(room_clickers_filter(&room()).as_str(), "classhub/v1/b-204/clicker/+/+");

@@ -35,7 +35,11 @@ pub struct Echo {
 
 impl Echo {
     /// Connects to `broker`, subscribes to `room`'s clickers and returns once the subscription holds.
-    pub async fn start(broker: &BrokerAddr, room: &RoomCode, keys: HashMap<DeviceId, DeviceKey>) -> Result<Echo, String> {
+    pub async fn start(
+        broker: &BrokerAddr,
+        room: &RoomCode,
+        keys: HashMap<DeviceId, DeviceKey>,
+    ) -> Result<Echo, String> {
         let id = format!("classhub-echo-{}-{}", room, std::process::id());
         let mut opts = MqttOptions::new(id, broker.host.clone(), broker.port);
         opts.set_keep_alive(Duration::from_secs(30));
@@ -64,7 +68,10 @@ impl Echo {
                                 // Cannot fail: an Ack is far below the payload limit.
                                 let payload = protocol::encode(&ack).map(|p| p.to_vec()).unwrap_or_default();
                                 let _ = client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await;
-                            } else if !p.topic.ends_with("/ack") && !p.topic.ends_with("/status") && !p.topic.ends_with("/hello") {
+                            } else if !p.topic.ends_with("/ack")
+                                && !p.topic.ends_with("/status")
+                                && !p.topic.ends_with("/hello")
+                            {
                                 counts.refused.fetch_add(1, Ordering::Relaxed);
                             }
                         }

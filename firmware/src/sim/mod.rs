@@ -428,7 +428,11 @@ impl Plan {
         match self {
             Plan::Everyone(b) => vec![Some(*b)],
             Plan::Share { percent, button } => {
-                if index * 100 < n * *percent as usize { vec![Some(*button)] } else { vec![] }
+                if index * 100 < n * *percent as usize {
+                    vec![Some(*button)]
+                } else {
+                    vec![]
+                }
             }
             Plan::Counts(blocks) => {
                 let mut start = 0;
@@ -515,7 +519,11 @@ impl Class {
     }
 
     /// Waits until `pred` holds for every clicker.
-    pub async fn wait_until(&self, pred: impl Fn(&Snapshot) -> bool + Copy, timeout: Duration) -> Result<(), NotReached> {
+    pub async fn wait_until(
+        &self,
+        pred: impl Fn(&Snapshot) -> bool + Copy,
+        timeout: Duration,
+    ) -> Result<(), NotReached> {
         let deadline = tokio::time::Instant::now() + timeout;
         for c in &self.clickers {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -568,7 +576,10 @@ mod tests {
 
     #[test]
     fn broker_addresses_parse() {
-        assert_eq!(BrokerAddr::parse("mqtt://127.0.0.1:1883").unwrap(), BrokerAddr { host: "127.0.0.1".into(), port: 1883 });
+        assert_eq!(
+            BrokerAddr::parse("mqtt://127.0.0.1:1883").unwrap(),
+            BrokerAddr { host: "127.0.0.1".into(), port: 1883 }
+        );
         assert_eq!(BrokerAddr::parse("hub.local").unwrap().port, 1883);
         assert!(BrokerAddr::parse("mqtt://h:port").is_err());
         assert!(BrokerAddr::parse("http://h/x").is_err());

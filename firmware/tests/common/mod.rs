@@ -79,4 +79,3 @@ impl Net {
         self.of_kind(ClickerTopic::Answer).iter().map(|p| serde_json::from_slice(p).unwrap()).collect()
     }
 }
-

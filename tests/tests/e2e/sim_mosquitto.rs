@@ -15,7 +15,11 @@ use firmware::sim::{Class, ClassConfig, Plan, echo::Echo};
 const SEED: &str = "sim-mosquitto-test";
 
 async fn open_question(observer: &Observer, room: &RoomCode, q: u32) {
-    let question = QuestionAnnouncement { q, spec: QuestionSpec::new(QuestionKind::Single, 4).unwrap(), state: QuestionState::Open };
+    let question = QuestionAnnouncement {
+        q,
+        spec: QuestionSpec::new(QuestionKind::Single, 4).unwrap(),
+        state: QuestionState::Open,
+    };
     observer.publish(&topics::question(room), &protocol::encode(&question).unwrap(), true).await;
 }
 
