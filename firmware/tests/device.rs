@@ -73,6 +73,20 @@ fn chattering_press(at: u64, t: u64) -> bool {
     }
 }
 
+/// Takes the device apart, checks every pin mock was used exactly as expected, returns the network.
+fn finish(dev: Device<Mock, Mock, FakeClock, Cells, Net>) -> Net {
+    let (buttons, led, net) = dev.release();
+    for mut pin in buttons.answer {
+        pin.done();
+    }
+    buttons.check_in.expect("fitted").done();
+    let (mut r, mut g, mut b) = led.release();
+    r.done();
+    g.done();
+    b.done();
+    net
+}
+
 fn config() -> Config {
     Config {
         room: RoomCode::parse("b-204").unwrap(),
@@ -127,18 +141,10 @@ fn a_chattering_press_on_b_sends_one_answer_and_the_led_tells_the_truth() {
     assert_eq!(dev.state(), State::Stored);
     assert_eq!(dev.lit(), Some(Colour::Green));
 
-    let (buttons, led, net) = dev.release();
+    let net = finish(dev);
     let answers = net.answers();
     assert_eq!(answers.len(), 1, "one answer despite the chatter");
     assert_eq!(answers[0].answer.to_string(), "B");
-    for mut pin in buttons.answer {
-        pin.done();
-    }
-    buttons.check_in.unwrap().done();
-    let (mut r, mut g, mut b) = led.release();
-    r.done();
-    g.done();
-    b.done();
 }
 
 #[test]
@@ -157,16 +163,8 @@ fn the_check_in_button_checks_in() {
         dev.poll().unwrap();
     }
     assert_eq!(dev.state(), State::Pending, "the check-in waits for its ack");
-    let (buttons, led, net) = dev.release();
+    let net = finish(dev);
     assert_eq!(net.of_kind(ClickerTopic::CheckIn).len(), 1);
-    for mut pin in buttons.answer {
-        pin.done();
-    }
-    buttons.check_in.unwrap().done();
-    let (mut r, mut g, mut b) = led.release();
-    r.done();
-    g.done();
-    b.done();
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use firmware::protocol::RoomCode;
 use firmware::sim::BrokerAddr;
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::oneshot;
+use firmware::sim::mqtt::Subscription;
+use rumqttc::QoS;
 use tokio::task::JoinHandle;
 
 /// The Mosquitto every development and CI machine runs.
@@ -32,10 +32,10 @@ pub struct Seen {
     pub at: Duration,
 }
 
-/// A plain rumqttc subscriber that records everything on a topic filter.
+/// A plain subscriber that records everything on a topic filter, with arrival times.
 pub struct Observer {
     seen: Arc<Mutex<Vec<Seen>>>,
-    client: AsyncClient,
+    subscription: Subscription,
     task: JoinHandle<()>,
 }
 
@@ -43,40 +43,20 @@ impl Observer {
     /// Subscribes to `filter` on `broker`; returns once the broker has confirmed the subscription.
     pub async fn start(broker: &BrokerAddr, filter: &str) -> Observer {
         let id = format!("classhub-observer-{}-{}", std::process::id(), rand::random::<u32>());
-        let mut opts = MqttOptions::new(id, broker.host.clone(), broker.port);
-        opts.set_keep_alive(Duration::from_secs(30));
-        let (client, mut events) = AsyncClient::new(opts, 1_000);
-        // Cannot fail: the request queue is empty.
-        client.subscribe(filter, QoS::AtLeastOnce).await.expect("subscribe request");
+        let (subscription, mut inbound) =
+            Subscription::start(broker, id, filter).await.expect("the broker confirms the observer's subscription");
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (ready_tx, ready_rx) = oneshot::channel();
         let start = tokio::time::Instant::now();
         let task = tokio::spawn({
             let seen = seen.clone();
             async move {
-                let mut ready = Some(ready_tx);
-                loop {
-                    match events.poll().await {
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            if let Some(r) = ready.take() {
-                                let _ = r.send(());
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::Publish(p))) => {
-                            let s = Seen { topic: p.topic.clone(), payload: p.payload.to_vec(), at: start.elapsed() };
-                            seen.lock().unwrap().push(s);
-                        }
-                        Ok(_) => {}
-                        Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-                    }
+                while let Some(p) = inbound.recv().await {
+                    let s = Seen { topic: p.topic.clone(), payload: p.payload.to_vec(), at: start.elapsed() };
+                    seen.lock().unwrap().push(s);
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx)
-            .await
-            .expect("the broker confirms the observer's subscription")
-            .expect("observer task alive");
-        Observer { seen, client, task }
+        Observer { seen, subscription, task }
     }
 
     /// Everything seen so far whose topic ends with `suffix`.
@@ -86,13 +66,13 @@ impl Observer {
 
     /// Publishes through the observer's own connection.
     pub async fn publish(&self, topic: &str, payload: &[u8], retain: bool) {
-        self.client.publish(topic, QoS::AtLeastOnce, retain, payload.to_vec()).await.expect("publish request");
+        let client = &self.subscription.client;
+        client.publish(topic, QoS::AtLeastOnce, retain, payload.to_vec()).await.expect("publish request");
     }
 
     /// Disconnects.
     pub async fn stop(self) {
-        let _ = self.client.disconnect().await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
         self.task.abort();
+        self.subscription.stop().await;
     }
 }

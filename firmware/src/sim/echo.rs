@@ -1,16 +1,14 @@
 //! A bare responder: acks every authenticated answer and check-in `stored` at once, without storing
 //! anything. The baseline the hub is measured against, and a stand-in hub for device-side tests.
 
+use rumqttc::QoS;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::BrokerAddr;
+use super::mqtt::Subscription;
 use crate::protocol::topics::{self, Parsed};
 use crate::protocol::{
     self, Ack, AckStatus, Answer, Authenticated, CheckIn, ClickerTopic, DeviceId, DeviceKey, RoomCode, mac,
@@ -27,8 +25,8 @@ pub struct EchoCounts {
 
 /// A running responder.
 pub struct Echo {
-    client: AsyncClient,
-    task: JoinHandle<()>,
+    subscription: Subscription,
+    worker: JoinHandle<()>,
     /// What it has seen so far.
     pub counts: Arc<EchoCounts>,
 }
@@ -41,58 +39,30 @@ impl Echo {
         keys: HashMap<DeviceId, DeviceKey>,
     ) -> Result<Echo, String> {
         let id = format!("classhub-echo-{}-{}", room, std::process::id());
-        let mut opts = MqttOptions::new(id, broker.host.clone(), broker.port);
-        opts.set_keep_alive(Duration::from_secs(30));
-        opts.set_inflight(1_000);
-        let (client, mut events) = AsyncClient::new(opts, 10_000);
-        client
-            .subscribe(topics::room_clickers_filter(room).as_str(), QoS::AtLeastOnce)
-            .await
-            .map_err(|e| e.to_string())?;
+        let (subscription, mut inbound) = Subscription::start(broker, id, &topics::room_clickers_filter(room)).await?;
         let counts = Arc::new(EchoCounts::default());
-        let (ready_tx, ready_rx) = oneshot::channel();
-        let task = tokio::spawn({
-            let (client, counts) = (client.clone(), counts.clone());
+        let worker = tokio::spawn({
+            let (client, counts) = (subscription.client.clone(), counts.clone());
             async move {
-                let mut ready = Some(ready_tx);
-                loop {
-                    match events.poll().await {
-                        Ok(Event::Incoming(Packet::SubAck(_))) => {
-                            if let Some(r) = ready.take() {
-                                let _ = r.send(());
-                            }
-                        }
-                        Ok(Event::Incoming(Packet::Publish(p))) => {
-                            if let Some((topic, ack)) = respond(&keys, &p.topic, &p.payload) {
-                                counts.acked.fetch_add(1, Ordering::Relaxed);
-                                // Cannot fail: an Ack is far below the payload limit.
-                                let payload = protocol::encode(&ack).map(|p| p.to_vec()).unwrap_or_default();
-                                let _ = client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await;
-                            } else if !p.topic.ends_with("/ack")
-                                && !p.topic.ends_with("/status")
-                                && !p.topic.ends_with("/hello")
-                            {
-                                counts.refused.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Ok(_) => {}
-                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                while let Some(p) = inbound.recv().await {
+                    if let Some((topic, ack)) = respond(&keys, &p.topic, &p.payload) {
+                        counts.acked.fetch_add(1, Ordering::Relaxed);
+                        // Cannot fail: an Ack is far below the payload limit.
+                        let payload = protocol::encode(&ack).map(|p| p.to_vec()).unwrap_or_default();
+                        let _ = client.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await;
+                    } else if p.topic.ends_with("/answer") || p.topic.ends_with("/checkin") {
+                        counts.refused.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx)
-            .await
-            .map_err(|_| format!("no subscription acknowledgement from {broker}"))?
-            .map_err(|_| "responder stopped".to_owned())?;
-        Ok(Echo { client, task, counts })
+        Ok(Echo { subscription, worker, counts })
     }
 
     /// Disconnects.
     pub async fn stop(self) {
-        let _ = self.client.disconnect().await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        self.task.abort();
+        self.worker.abort();
+        self.subscription.stop().await;
     }
 }
 

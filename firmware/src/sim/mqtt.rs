@@ -167,3 +167,62 @@ impl Drop for MqttTransport {
         }
     }
 }
+
+/// A plain MQTT client subscribed to one filter, for responders and observers: what it receives
+/// comes out of the channel [`Subscription::start`] returns.
+pub struct Subscription {
+    /// The client, to publish through the same connection.
+    pub client: AsyncClient,
+    task: JoinHandle<()>,
+}
+
+impl Subscription {
+    /// Connects as `client_id`, subscribes to `filter` at QoS 1 and returns once the broker has
+    /// confirmed the subscription, so nothing published afterwards is missed.
+    pub async fn start(
+        broker: &BrokerAddr,
+        client_id: String,
+        filter: &str,
+    ) -> Result<(Subscription, tokio::sync::mpsc::UnboundedReceiver<rumqttc::Publish>), String> {
+        let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_inflight(1_000);
+        let (client, mut events) = AsyncClient::new(opts, 10_000);
+        client.subscribe(filter, QoS::AtLeastOnce).await.map_err(|e| e.to_string())?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        if tx.send(p).is_err() {
+                            return; // nobody listens any more
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                }
+            }
+        });
+        match tokio::time::timeout(Duration::from_secs(10), ready_rx).await {
+            Ok(Ok(())) => Ok((Subscription { client, task }, rx)),
+            _ => {
+                task.abort();
+                Err(format!("no subscription acknowledgement from {broker}"))
+            }
+        }
+    }
+
+    /// Disconnects cleanly.
+    pub async fn stop(self) {
+        let _ = self.client.disconnect().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.task.abort();
+    }
+}

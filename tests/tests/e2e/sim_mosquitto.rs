@@ -107,3 +107,42 @@ async fn without_a_responder_clickers_retry_with_backoff_and_never_show_stored()
     clear_question(&observer, &room).await;
     observer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Mosquitto on 127.0.0.1:1883"]
+async fn clickers_change_their_answer_and_check_in_and_every_press_arrives_in_order() {
+    let broker = local_mosquitto();
+    let room = unique_room("change");
+    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
+    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 12);
+    let keys = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
+    let echo = Echo::start(&broker, &room, keys).await.expect("responder connects");
+    open_question(&observer, &room, 3).await;
+
+    let class = Class::start(cfg.clone());
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all online, question seen");
+    class.play(&Plan::Change { first: Button::B, then: Button::D }, 200, 11).await;
+    class.play(&Plan::CheckIn, 200, 12).await;
+    class.wait_until(|s| s.waiting == 0, Duration::from_secs(15)).await.expect("everything acked");
+
+    let answers = verified_answers(&observer, &cfg);
+    for identity in &cfg.identities {
+        let device = identity.device.to_string();
+        let mut mine: Vec<&Answer> = answers.iter().filter(|(d, _)| *d == device).map(|(_, a)| a).collect();
+        mine.dedup_by_key(|a| a.seq); // a retry repeats the same message
+        let letters: Vec<String> = mine.iter().map(|a| a.answer.to_string()).collect();
+        assert_eq!(letters, ["B", "D"], "{device}: both presses, in order");
+        assert!(mine[0].seq < mine[1].seq);
+    }
+    let check_ins: HashSet<String> = observer
+        .seen_ending("/checkin")
+        .iter()
+        .map(|s| s.topic.split('/').nth(4).unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(check_ins.len(), 12, "every clicker checked in");
+    assert_eq!(echo.counts.refused.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    clear_question(&observer, &room).await;
+    echo.stop().await;
+    observer.stop().await;
+}
