@@ -23,7 +23,7 @@ pub struct Buttons<P> {
     pub active_low: bool,
 }
 
-/// A pin failed, or the boot counter could not be kept.
+/// Why polling the device failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error<E> {
     /// A button or LED pin.
