@@ -44,46 +44,72 @@ fn verified_answers(observer: &Observer, cfg: &ClassConfig) -> Vec<(String, Answ
         .collect()
 }
 
+/// A lesson on the local Mosquitto: an observer on the room's clicker topics, optionally a responder
+/// that acks, an open question, and a class of `n` clickers that all see it.
+struct Lesson {
+    room: RoomCode,
+    cfg: ClassConfig,
+    observer: Observer,
+    echo: Option<Echo>,
+    class: Class,
+}
+
+impl Lesson {
+    async fn start(prefix: &str, n: usize, with_responder: bool, q: u32) -> Lesson {
+        let broker = local_mosquitto();
+        let room = unique_room(prefix);
+        let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
+        let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, n);
+        let echo = if with_responder {
+            let keys = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
+            Some(Echo::start(&broker, &room, keys).await.expect("responder connects"))
+        } else {
+            None
+        };
+        open_question(&observer, &room, q).await;
+        let class = Class::start(cfg.clone());
+        class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all online, question seen");
+        Lesson { room, cfg, observer, echo, class }
+    }
+
+    fn refused(&self) -> u64 {
+        self.echo.as_ref().map_or(0, |e| e.counts.refused.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    async fn finish(self) {
+        clear_question(&self.observer, &self.room).await;
+        if let Some(echo) = self.echo {
+            echo.stop().await;
+        }
+        self.observer.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Mosquitto on 127.0.0.1:1883"]
 async fn thirty_clickers_press_b_and_the_responder_turns_every_led_green() {
-    let broker = local_mosquitto();
-    let room = unique_room("sim30");
-    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
-    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 30);
-    let keys = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
-    let echo = Echo::start(&broker, &room, keys).await.expect("responder connects");
-    open_question(&observer, &room, 1).await;
-
-    let class = Class::start(cfg.clone());
-    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all 30 online, question seen");
+    let lesson = Lesson::start("sim30", 30, true, 1).await;
+    let class = &lesson.class;
     class.play(&Plan::Everyone(Button::B), 300, 7).await;
     class.wait_until(|s| s.state == State::Stored, Duration::from_secs(15)).await.expect("every clicker stored");
     let snaps = class.snapshots();
     assert!(snaps.iter().all(|s| s.led == Some(Colour::Green)), "and every LED is green: {snaps:?}");
 
-    let answers = verified_answers(&observer, &cfg);
+    let answers = verified_answers(&lesson.observer, &lesson.cfg);
     let devices: HashSet<_> = answers.iter().map(|(d, _)| d.clone()).collect();
     assert_eq!(devices.len(), 30, "an answer from each of the 30 clickers");
     assert!(answers.iter().all(|(_, a)| a.q == 1 && a.answer.to_string() == "B"));
+    let echo = lesson.echo.as_ref().expect("responder");
     assert_eq!(echo.counts.acked.load(std::sync::atomic::Ordering::Relaxed), answers.len() as u64);
-    assert_eq!(echo.counts.refused.load(std::sync::atomic::Ordering::Relaxed), 0);
-
-    clear_question(&observer, &room).await;
-    echo.stop().await;
-    observer.stop().await;
+    assert_eq!(lesson.refused(), 0);
+    lesson.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Mosquitto on 127.0.0.1:1883"]
 async fn without_a_responder_clickers_retry_with_backoff_and_never_show_stored() {
-    let broker = local_mosquitto();
-    let room = unique_room("noack");
-    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
-    open_question(&observer, &room, 2).await;
-    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 30);
-    let class = Class::start(cfg.clone());
-    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all 30 online, question seen");
+    let lesson = Lesson::start("noack", 30, false, 2).await;
+    let class = &lesson.class;
     class.play(&Plan::Everyone(Button::C), 200, 3).await;
 
     // Watch for four seconds: nobody is green, ever.
@@ -93,9 +119,9 @@ async fn without_a_responder_clickers_retry_with_backoff_and_never_show_stored()
     }
     assert!(class.snapshots().iter().all(|s| s.state == State::Pending));
 
-    let seen = observer.seen_ending("/answer");
-    let answers = verified_answers(&observer, &cfg);
-    for identity in &cfg.identities {
+    let seen = lesson.observer.seen_ending("/answer");
+    let answers = verified_answers(&lesson.observer, &lesson.cfg);
+    for identity in &lesson.cfg.identities {
         let device = identity.device.to_string();
         let mine: Vec<_> = seen.iter().zip(&answers).filter(|(_, (d, _))| *d == device).collect();
         assert!(mine.len() >= 3, "{device} sent its answer {} times in 4 s", mine.len());
@@ -103,30 +129,20 @@ async fn without_a_responder_clickers_retry_with_backoff_and_never_show_stored()
         let gaps: Vec<Duration> = mine.windows(2).map(|w| w[1].0.at - w[0].0.at).collect();
         assert!(gaps.windows(2).all(|g| g[1] > g[0]), "{device}: the waits grow: {gaps:?}");
     }
-
-    clear_question(&observer, &room).await;
-    observer.stop().await;
+    lesson.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Mosquitto on 127.0.0.1:1883"]
 async fn clickers_change_their_answer_and_check_in_and_every_press_arrives_in_order() {
-    let broker = local_mosquitto();
-    let room = unique_room("change");
-    let observer = Observer::start(&broker, topics::room_clickers_filter(&room).as_str()).await;
-    let cfg = ClassConfig::new(broker.clone(), room.clone(), SEED, 12);
-    let keys = cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect();
-    let echo = Echo::start(&broker, &room, keys).await.expect("responder connects");
-    open_question(&observer, &room, 3).await;
-
-    let class = Class::start(cfg.clone());
-    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("all online, question seen");
+    let lesson = Lesson::start("change", 12, true, 3).await;
+    let class = &lesson.class;
     class.play(&Plan::Change { first: Button::B, then: Button::D }, 200, 11).await;
     class.play(&Plan::CheckIn, 200, 12).await;
     class.wait_until(|s| s.waiting == 0, Duration::from_secs(15)).await.expect("everything acked");
 
-    let answers = verified_answers(&observer, &cfg);
-    for identity in &cfg.identities {
+    let answers = verified_answers(&lesson.observer, &lesson.cfg);
+    for identity in &lesson.cfg.identities {
         let device = identity.device.to_string();
         let mut mine: Vec<&Answer> = answers.iter().filter(|(d, _)| *d == device).map(|(_, a)| a).collect();
         mine.dedup_by_key(|a| a.seq); // a retry repeats the same message
@@ -134,15 +150,13 @@ async fn clickers_change_their_answer_and_check_in_and_every_press_arrives_in_or
         assert_eq!(letters, ["B", "D"], "{device}: both presses, in order");
         assert!(mine[0].seq < mine[1].seq);
     }
-    let check_ins: HashSet<String> = observer
+    let check_ins: HashSet<String> = lesson
+        .observer
         .seen_ending("/checkin")
         .iter()
         .map(|s| s.topic.split('/').nth(4).unwrap_or_default().to_owned())
         .collect();
     assert_eq!(check_ins.len(), 12, "every clicker checked in");
-    assert_eq!(echo.counts.refused.load(std::sync::atomic::Ordering::Relaxed), 0);
-
-    clear_question(&observer, &room).await;
-    echo.stop().await;
-    observer.stop().await;
+    assert_eq!(lesson.refused(), 0);
+    lesson.finish().await;
 }

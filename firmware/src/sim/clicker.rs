@@ -1,0 +1,210 @@
+//! One virtual clicker: the real firmware core on virtual pins, over MQTT, on its own tokio task.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use super::mqtt::MqttTransport;
+use super::pins::{SimBattery, SimClock, VirtualPin};
+use super::{BrokerAddr, Identity};
+use crate::boot_counter::{FlashBootCounter, RamFlash};
+use crate::clicker::{Config, State, Stats, Timing};
+use crate::device::{Buttons, Device};
+use crate::led::{Colour, RgbLed};
+use crate::protocol::{Button, QuestionAnnouncement, RoomCode, Seq};
+use crate::time::Clock;
+
+/// What a simulated clicker shows after its latest poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Its state.
+    pub state: State,
+    /// What its LED shows.
+    pub led: Option<Colour>,
+    /// The question it knows of.
+    pub question: Option<QuestionAnnouncement>,
+    /// Messages waiting for an ack.
+    pub waiting: usize,
+    /// Messages dropped from a full outbox.
+    pub dropped: u32,
+    /// The message in flight.
+    pub in_flight: Option<Seq>,
+    /// Its counters.
+    pub stats: Stats,
+}
+
+impl Snapshot {
+    /// Connected and not asleep.
+    pub fn online(&self) -> bool {
+        !matches!(self.state, State::Booting | State::Connecting | State::Offline | State::Asleep | State::Fault)
+    }
+
+    /// Whether it knows of an open question.
+    pub fn sees_open_question(&self) -> bool {
+        self.question.is_some_and(|q| q.state == crate::protocol::QuestionState::Open)
+    }
+}
+
+/// How a virtual finger presses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finger {
+    /// How long a press is held, in ms.
+    pub hold_ms: u64,
+    /// Whether the contacts chatter on press and release (a few 1 ms bounces).
+    pub chatter: bool,
+}
+
+impl Default for Finger {
+    fn default() -> Self {
+        Finger { hold_ms: 60, chatter: true }
+    }
+}
+
+/// One virtual clicker, running on its own tokio task.
+pub struct SimClicker {
+    /// Who it is.
+    pub identity: Identity,
+    buttons: [VirtualPin; 6],
+    battery: Arc<AtomicU16>,
+    wake: Arc<Notify>,
+    snapshot: watch::Receiver<Snapshot>,
+    finger: Finger,
+    task: JoinHandle<()>,
+}
+
+impl SimClicker {
+    /// Boots a clicker and connects it to `broker`: the real core on virtual pins (active low, with
+    /// pull-ups: high when released).
+    pub fn start(broker: BrokerAddr, room: RoomCode, identity: Identity, timing: Timing, finger: Finger) -> Self {
+        let buttons: [VirtualPin; 6] = std::array::from_fn(|_| VirtualPin::new(true));
+        let led = RgbLed::new(VirtualPin::default(), VirtualPin::default(), VirtualPin::default(), false);
+        let battery = Arc::new(AtomicU16::new(2_950));
+        let wake = Arc::new(Notify::new());
+        let rssi = -45 - (identity.key.0[0] % 30) as i16;
+        let cfg = Config {
+            room,
+            device: identity.device.clone(),
+            key: identity.key.clone(),
+            firmware: env!("CARGO_PKG_VERSION").try_into().unwrap_or_default(),
+            timing,
+        };
+        let [a, b, c, d, e, check_in] = buttons.clone();
+        let pins = Buttons { answer: [a, b, c, d, e], check_in: Some(check_in), active_low: true };
+        let transport = MqttTransport::new(broker, rssi, wake.clone());
+        let device = Device::new(cfg, pins, led, SimClock::start(), SimBattery(battery.clone()), transport);
+        let first = snapshot_of(&device);
+        let (tx, rx) = watch::channel(first);
+        let task = tokio::spawn(run(device, wake.clone(), tx));
+        SimClicker { identity, buttons, battery, wake, snapshot: rx, finger, task }
+    }
+
+    /// The latest snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        *self.snapshot.borrow()
+    }
+
+    /// Waits until `pred` holds for this clicker's snapshot.
+    pub async fn wait_for(&self, pred: impl Fn(&Snapshot) -> bool, timeout: Duration) -> Result<Snapshot, Snapshot> {
+        let mut rx = self.snapshot.clone();
+        match tokio::time::timeout(timeout, rx.wait_for(|s| pred(s))).await {
+            Ok(Ok(s)) => Ok(*s),
+            _ => Err(self.snapshot()),
+        }
+    }
+
+    async fn push(&self, pin: usize) {
+        let pin = &self.buttons[pin];
+        let level = |high: bool| {
+            pin.set(high);
+            self.wake.notify_one();
+        };
+        let bounce = |down: bool| async move {
+            if self.finger.chatter {
+                for i in 0..4 {
+                    level((i % 2 == 0) != down);
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        };
+        bounce(true).await;
+        level(false);
+        tokio::time::sleep(Duration::from_millis(self.finger.hold_ms)).await;
+        bounce(false).await;
+        level(true);
+        // Let the debouncer see the release settle.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.wake.notify_one();
+    }
+
+    /// Presses an answer button, with this clicker's finger, and lets go.
+    pub async fn press(&self, button: Button) {
+        self.push(button.index() as usize).await;
+    }
+
+    /// Presses the check-in button.
+    pub async fn check_in(&self) {
+        self.push(5).await;
+    }
+
+    /// Sets the battery voltage the clicker reads (it reads once a minute).
+    pub fn set_battery_mv(&self, mv: u16) {
+        self.battery.store(mv, Ordering::Relaxed);
+    }
+
+    /// Stops the clicker as if its battery were pulled: the broker sends its last will.
+    pub fn power_off(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for SimClicker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+type SimDevice = Device<VirtualPin, VirtualPin, SimClock, SimBattery, MqttTransport>;
+
+fn snapshot_of(device: &SimDevice) -> Snapshot {
+    let core = device.core();
+    Snapshot {
+        state: device.state(),
+        led: device.lit(),
+        question: core.question(),
+        waiting: core.waiting(),
+        dropped: core.dropped(),
+        in_flight: core.in_flight_seq(),
+        stats: core.stats(),
+    }
+}
+
+async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<Snapshot>) {
+    let mut flash = match FlashBootCounter::new(RamFlash::<4096, 1024>::new(), 0) {
+        Ok(f) => f,
+        Err(_) => return,
+    };
+    if device.boot(&mut flash).is_err() {
+        snapshots.send_replace(snapshot_of(&device));
+        return;
+    }
+    loop {
+        let next = match device.poll() {
+            Ok(next) => next,
+            Err(never) => match never {},
+        };
+        let snap = snapshot_of(&device);
+        snapshots.send_if_modified(|s| {
+            let changed = *s != snap;
+            *s = snap;
+            changed
+        });
+        let wait = next.since(device.clock().now()).clamp(1, 1_000);
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+        }
+    }
+}
