@@ -1,15 +1,40 @@
-//! The classhub hub: one binary per classroom that records answers and check-ins and shows the
-//! class live. This is the skeleton the hub issue fills in: for now it carries the wire protocol
-//! through from the firmware crate, so there is one definition of every message.
+//! The classhub hub: one binary per classroom that records answers and check-ins, acknowledges each
+//! answer only once it is on disk, and shows the class live.
 //!
 //! # Layout
 //!
-//! - [`protocol`] — wire protocol v1 (re-exported from `firmware::protocol`): topics, payloads and
-//!   the MAC check the ingest path will call.
-//! - [`dashboard`] — the views (re-exported from the `dashboard` crate).
+//! - [`config`] — typed settings: defaults < TOML file < `CLASSHUB_*` env < flags.
+//! - [`app`] — `App::build` binds every listener; `run_until_stopped` runs and shuts down cleanly.
+//! - [`broker`] — the embedded MQTT broker (rmqtt), or none when an external one is configured.
+//! - [`ingest`] — MQTT in: a clicker message parsed once into an `Inbound`.
+//! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish.
+//! - [`classroom`] — the sans-IO core: sessions, questions, tallies.
+//! - [`store`] — SQLite through sqlx; all SQL lives here.
+//! - [`web`] — axum: JSON API, live event stream, health and metrics.
+//! - [`metrics`] — counters and the ingest-to-ack histogram.
+//! - [`demo`] — the newcomer's demo: a hub, a simulated class and a lesson that keeps going.
+//! - [`protocol`] — wire protocol v1, re-exported from `firmware::protocol`.
+
+pub mod app;
+pub mod broker;
+pub mod classroom;
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod ingest;
+pub mod metrics;
+pub mod store;
+pub mod web;
 
 pub use dashboard;
 pub use firmware::protocol;
 
 /// The hub's version, as `classhub --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Sets up logs on stderr with `filter` (overridden by `RUST_LOG`).
+pub fn init_logs(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

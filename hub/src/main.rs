@@ -1,21 +1,118 @@
-//! `classhub`: the hub binary. Thin by design; everything lives in the library.
+//! `classhub`: the hub binary. Thin: parse the command line, set up logs, build the app, run it until
+//! ctrl-c or SIGTERM.
 
-use std::process::ExitCode;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-fn main() -> ExitCode {
-    match std::env::args().nth(1).as_deref() {
-        Some("--version" | "-V") => {
-            println!("classhub {}", hub::VERSION);
-            ExitCode::SUCCESS
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hub::app::App;
+use hub::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "classhub", version, about = "The classhub hub: classroom answers and attendance, on the hub alone")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the hub.
+    Serve {
+        /// A TOML settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Use this external broker (mqtt://host:port) instead of the embedded one.
+        #[arg(long)]
+        mqtt_url: Option<String>,
+        /// The embedded broker's listen address.
+        #[arg(long)]
+        mqtt_listen: Option<SocketAddr>,
+        /// The web server's listen address.
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// A hub with a simulated class and a lesson that keeps going: the newcomer's first run.
+    Demo {
+        /// How many simulated clickers.
+        #[arg(long, default_value_t = 28)]
+        clickers: usize,
+        /// The web server's listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Where the database lives (default: a fresh folder in the system's temp dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Print the default settings as TOML.
+    PrintDefaultConfig,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
         }
-        _ => {
-            eprintln!(
-                "classhub {} (wire protocol {})\n\nThe hub's `serve` and `demo` commands are not built yet.\n\
-                 Try the clickers today: cargo run -p classhub-firmware --features sim --bin classhub-sim -- --help",
-                hub::VERSION,
-                hub::protocol::topics::ROOT,
-            );
-            ExitCode::from(2)
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let env = std::env::vars().filter(|(k, _)| k.starts_with("CLASSHUB_"));
+    match cli.command {
+        Cmd::PrintDefaultConfig => print!("{}", Settings::default_toml()),
+        Cmd::Serve { config, mqtt_url, mqtt_listen, http, data } => {
+            let mut s = Settings::load(config.as_deref(), env)?;
+            s.mqtt.url = mqtt_url.or(s.mqtt.url);
+            s.mqtt.listen = mqtt_listen.unwrap_or(s.mqtt.listen);
+            s.http.listen = http.unwrap_or(s.http.listen);
+            s.data_dir = data.unwrap_or(s.data_dir);
+            hub::init_logs(&s.log);
+            let app = App::build(&s).await?;
+            println!("{}", app.ready_line());
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Cmd::Demo { clickers, http, data } => {
+            let mut s = Settings::load(None, env)?;
+            s.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            s.http.listen = http;
+            s.data_dir =
+                data.unwrap_or_else(|| std::env::temp_dir().join(format!("classhub-demo-{}", std::process::id())));
+            hub::init_logs(&s.log);
+            let store = hub::store::Store::open(&s.data_dir).await?;
+            hub::demo::prepare(&store, clickers).await.context("preparing the demo class")?;
+            store.close().await;
+            let app = match App::build(&s).await {
+                Ok(app) => app,
+                Err(e) if http.port() != 0 => {
+                    eprintln!("{e:#}; using a free port instead");
+                    s.http.listen.set_port(0);
+                    App::build(&s).await?
+                }
+                Err(e) => return Err(e),
+            };
+            let engine = app.engine();
+            println!("{}", app.ready_line());
+            println!("open http://{}/api/v1/rooms/demo/live (data in {})", app.http_addr(), s.data_dir.display());
+            let lesson = tokio::spawn(hub::demo::lesson(engine, app.mqtt().clone(), clickers));
+            app.run_until_stopped(shutdown_signal()).await?;
+            lesson.abort();
         }
     }
+    Ok(())
 }

@@ -1,4 +1,9 @@
-//! Helpers for classhub's end-to-end tests: unique rooms, an MQTT observer, retained messages.
+//! Helpers for classhub's end-to-end tests: a TestApp running the real hub, unique rooms, an MQTT
+//! observer.
+
+pub mod app;
+
+pub use app::TestApp;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

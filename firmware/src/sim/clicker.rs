@@ -10,10 +10,10 @@ use tokio::task::JoinHandle;
 use super::mqtt::MqttTransport;
 use super::pins::{SimBattery, SimClock, VirtualPin};
 use super::{BrokerAddr, Identity};
-use crate::boot_counter::{FlashBootCounter, RamFlash};
 use crate::clicker::{Config, State, Stats, Timing};
 use crate::device::{Buttons, Device};
 use crate::led::{Colour, RgbLed};
+use crate::ports::BootCounter;
 use crate::protocol::{Button, QuestionAnnouncement, RoomCode, Seq};
 use crate::time::Clock;
 
@@ -181,12 +181,35 @@ fn snapshot_of(device: &SimDevice) -> Snapshot {
     }
 }
 
+/// The simulator's boot counters, one per device id: kept for the life of the process, and starting
+/// above the seconds since 2023-11-14 (Unix time 1.7e9), so a clicker started again in a later run
+/// still boots with a higher counter, as a real clicker's flash would see to.
+struct SimBootCounter(String);
+
+fn boot_counters() -> &'static std::sync::Mutex<std::collections::HashMap<String, u32>> {
+    static COUNTERS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, u32>>> =
+        std::sync::OnceLock::new();
+    COUNTERS.get_or_init(Default::default)
+}
+
+impl BootCounter for SimBootCounter {
+    type Error = std::convert::Infallible;
+
+    fn next_boot(&mut self) -> Result<u32, Self::Error> {
+        let floor = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs().saturating_sub(1_700_000_000) as u32);
+        // Cannot fail unless another clicker panicked while holding the lock.
+        let mut counters = boot_counters().lock().expect("boot counter lock");
+        let counter = counters.entry(self.0.clone()).or_insert(0);
+        *counter = (*counter).max(floor) + 1;
+        Ok(*counter)
+    }
+}
+
 async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<Snapshot>) {
-    let mut flash = match FlashBootCounter::new(RamFlash::<4096, 1024>::new(), 0) {
-        Ok(f) => f,
-        Err(_) => return,
-    };
-    if device.boot(&mut flash).is_err() {
+    let mut counter = SimBootCounter(device.core().config().device.to_string());
+    if device.boot(&mut counter).is_err() {
         snapshots.send_replace(snapshot_of(&device));
         return;
     }

@@ -1,0 +1,202 @@
+//! Build, then run: [`App::build`] binds every listener (MQTT, HTTP) and records the real ports, so
+//! port 0 works in tests; [`App::run_until_stopped`] runs until the shutdown future completes, then
+//! stops taking messages, lets the engine finish the batch in hand, and closes cleanly.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use firmware::sim::BrokerAddr;
+use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+use crate::broker::{BrokerTuning, EmbeddedBroker};
+use crate::config::Settings;
+use crate::engine::{Command, Engine, EngineHandle, Raw};
+use crate::ingest;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::web::{self, AppState, BrokerInfo};
+
+/// A built hub, listeners bound, not yet running.
+pub struct App {
+    broker: Option<EmbeddedBroker>,
+    mqtt_addr: BrokerAddr,
+    http: TcpListener,
+    http_addr: SocketAddr,
+    store: Store,
+    metrics: Arc<Metrics>,
+    client: AsyncClient,
+    events: rumqttc::EventLoop,
+    engine: Engine,
+    commands: mpsc::Receiver<Command>,
+    handle: EngineHandle,
+    connected: Arc<AtomicBool>,
+    rooms: ingest::Rooms,
+}
+
+/// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
+fn dialable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], addr.port())) } else { addr }
+}
+
+impl App {
+    /// Starts the embedded broker (unless an external one is configured), opens the store, binds
+    /// HTTP and loads the engine.
+    pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+        let (broker, mqtt_addr) = match &settings.mqtt.url {
+            Some(url) => (None, BrokerAddr::parse(url).map_err(anyhow::Error::msg)?),
+            None => {
+                let broker = EmbeddedBroker::start(settings.mqtt.listen, BrokerTuning::default())
+                    .with_context(|| format!("starting the embedded MQTT broker on {}", settings.mqtt.listen))?;
+                let addr = dialable(broker.local_addr());
+                (Some(broker), BrokerAddr { host: addr.ip().to_string(), port: addr.port() })
+            }
+        };
+        let store = Store::open(&settings.data_dir)
+            .await
+            .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+        let http = TcpListener::bind(settings.http.listen)
+            .await
+            .with_context(|| format!("binding HTTP on {}", settings.http.listen))?;
+        let http_addr = dialable(http.local_addr()?);
+
+        let id = format!("classhub-hub-{}-{:08x}", std::process::id(), rand::random::<u32>());
+        let mut opts = MqttOptions::new(id, mqtt_addr.host.clone(), mqtt_addr.port);
+        opts.set_keep_alive(Duration::from_secs(30));
+        opts.set_inflight(1_000);
+        opts.set_max_packet_size(64 * 1024, 64 * 1024);
+        let (client, events) = AsyncClient::new(opts, 10_000);
+        let metrics = Arc::new(Metrics::default());
+        let rooms = ingest::Rooms::default();
+        let (engine, handle, commands) =
+            Engine::load(store.clone(), client.clone(), metrics.clone(), rooms.clone()).await?;
+        Ok(App {
+            broker,
+            mqtt_addr,
+            http,
+            http_addr,
+            store,
+            metrics,
+            client,
+            events,
+            engine,
+            commands,
+            handle,
+            connected: Arc::new(AtomicBool::new(false)),
+            rooms,
+        })
+    }
+
+    /// The MQTT broker's address.
+    pub fn mqtt(&self) -> &BrokerAddr {
+        &self.mqtt_addr
+    }
+
+    /// The HTTP address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// `classhub ready http=... mqtt=...`, the line printed once listening.
+    pub fn ready_line(&self) -> String {
+        format!("classhub ready http=http://{} mqtt={}", self.http_addr, self.mqtt_addr)
+    }
+
+    /// A handle to the engine, for the demo and tests.
+    pub fn engine(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until `shutdown` completes.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let App {
+            broker,
+            mqtt_addr,
+            http,
+            store,
+            metrics,
+            client,
+            mut events,
+            engine,
+            commands,
+            handle,
+            connected,
+            rooms,
+            ..
+        } = self;
+        let (inbound_tx, inbound_rx) = mpsc::channel::<Raw>(20_000);
+        // The stop path takes the sender away, which closes the engine's inbound at once.
+        let forward = Arc::new(std::sync::Mutex::new(Some(inbound_tx)));
+
+        // MQTT in: forward clicker messages to the engine until told to stop; keep polling after
+        // that, so the engine's last acks still go out, until the client disconnects.
+        let mqtt_task = tokio::spawn({
+            let (client, connected, forward) = (client.clone(), connected.clone(), forward.clone());
+            let rooms = rooms.clone();
+            async move {
+                loop {
+                    match events.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            connected.store(true, Ordering::Relaxed);
+                            for room in rooms.all() {
+                                for filter in ingest::subscriptions(&room) {
+                                    let _ = client.try_subscribe(filter, QoS::AtLeastOnce);
+                                }
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            // Cannot fail unless a holder of the lock panicked.
+                            let tx = forward.lock().expect("forward lock").clone();
+                            if let Some(tx) = tx {
+                                let raw = Raw { topic: p.topic, payload: p.payload, at: Instant::now() };
+                                let _ = tx.send(raw).await;
+                            }
+                        }
+                        Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+                        Ok(_) => {}
+                        Err(e) => {
+                            if connected.swap(false, Ordering::Relaxed) {
+                                tracing::warn!("MQTT connection to the broker lost: {e}");
+                            }
+                            if forward.lock().expect("forward lock").is_none() {
+                                return;
+                            }
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+            }
+        });
+
+        let engine_task = tokio::spawn(engine.run(inbound_rx, commands));
+        let broker_kind = if broker.is_some() { "embedded" } else { "external" };
+        let state = AppState {
+            engine: handle,
+            store: store.clone(),
+            metrics: metrics.clone(),
+            broker: BrokerInfo { kind: broker_kind, url: mqtt_addr.to_string(), connected },
+            started: Instant::now(),
+        };
+        let server = axum::serve(http, web::app(state)).with_graceful_shutdown(shutdown);
+        let served = server.await;
+        tracing::info!("stopping: no new messages; finishing what is in hand");
+        forward.lock().expect("forward lock").take();
+        // The engine ends once MQTT in has stopped and the web's engine handles are gone.
+        let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
+        let _ = client.disconnect().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), mqtt_task).await;
+        if let Some(broker) = &broker {
+            metrics.broker_dropped.store(broker.dropped_messages(), Ordering::Relaxed);
+        }
+        store.close().await;
+        if let Some(broker) = broker {
+            broker.shutdown();
+        }
+        served.context("HTTP server")
+    }
+}

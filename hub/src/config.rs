@@ -1,0 +1,145 @@
+//! Typed settings, layered: defaults < TOML file < `CLASSHUB_*` environment < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the hub's MQTT broker is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttSettings {
+    /// The embedded broker listens here (port 0: any free port).
+    pub listen: SocketAddr,
+    /// Use this external broker (`mqtt://host:port`) instead of the embedded one.
+    pub url: Option<String>,
+}
+
+impl Default for MqttSettings {
+    fn default() -> Self {
+        MqttSettings { listen: SocketAddr::from(([0, 0, 0, 0], 1883)), url: None }
+    }
+}
+
+/// The web server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Listen address (port 0: any free port).
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings { listen: SocketAddr::from(([0, 0, 0, 0], 8080)) }
+    }
+}
+
+/// All of the hub's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// MQTT.
+    pub mqtt: MqttSettings,
+    /// HTTP.
+    pub http: HttpSettings,
+    /// Where the SQLite database lives.
+    pub data_dir: PathBuf,
+    /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `classhub=debug`.
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            mqtt: MqttSettings::default(),
+            http: HttpSettings::default(),
+            data_dir: PathBuf::from("classhub-data"),
+            log: "info".into(),
+        }
+    }
+}
+
+/// Settings that cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    /// The file is not valid TOML for the settings.
+    #[error("{0}: {1}")]
+    Toml(String, toml::de::Error),
+    /// An environment variable holds a bad value.
+    #[error("{0}={1:?}: {2}")]
+    Env(String, String, String),
+}
+
+impl Settings {
+    /// Defaults, then `file` if given, then `CLASSHUB_*` variables from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
+        let mut s = match file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+                toml::from_str(&text).map_err(|e| ConfigError::Toml(path.display().to_string(), e))?
+            }
+            None => Settings::default(),
+        };
+        for (key, value) in env {
+            let bad = |e: &dyn std::fmt::Display| ConfigError::Env(key.clone(), value.clone(), e.to_string());
+            match key.as_str() {
+                "CLASSHUB_MQTT_LISTEN" => s.mqtt.listen = value.parse().map_err(|e| bad(&e))?,
+                "CLASSHUB_MQTT_URL" => s.mqtt.url = Some(value.clone()).filter(|v| !v.is_empty()),
+                "CLASSHUB_HTTP_LISTEN" => s.http.listen = value.parse().map_err(|e| bad(&e))?,
+                "CLASSHUB_DATA_DIR" => s.data_dir = PathBuf::from(&value),
+                "CLASSHUB_LOG" => s.log = value.clone(),
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    /// The defaults as a TOML file, for `classhub print-default-config`.
+    pub fn default_toml() -> String {
+        let body = toml::to_string_pretty(&Settings::default()).unwrap_or_default();
+        format!(
+            "# classhub settings. Every key is optional; CLASSHUB_* environment variables and flags override.\n\
+             # mqtt.url = \"mqtt://127.0.0.1:1883\" uses an external broker instead of the embedded one.\n\n{body}"
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        let dir = std::env::temp_dir().join(format!("classhub-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("classhub.toml");
+        std::fs::write(&file, "data_dir = \"/var/lib/classhub\"\n[http]\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let env = [("CLASSHUB_HTTP_LISTEN".to_owned(), "127.0.0.1:9100".to_owned())];
+        let s = Settings::load(Some(&file), env).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("/var/lib/classhub"));
+        assert_eq!(s.http.listen.port(), 9100);
+        assert_eq!(s.mqtt.listen.port(), 1883, "untouched keys keep their defaults");
+    }
+
+    #[test]
+    fn the_printed_defaults_read_back_as_the_defaults() {
+        let text = Settings::default_toml();
+        assert_eq!(toml::from_str::<Settings>(&text).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn a_misspelt_key_or_a_bad_value_is_a_clear_error() {
+        let dir = std::env::temp_dir().join(format!("classhub-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("classhub.toml");
+        std::fs::write(&file, "[htp]\nlisten = \"x\"\n").unwrap();
+        assert!(matches!(Settings::load(Some(&file), []), Err(ConfigError::Toml(..))));
+        let env = [("CLASSHUB_MQTT_LISTEN".to_owned(), "not an address".to_owned())];
+        assert!(matches!(Settings::load(None, env), Err(ConfigError::Env(..))));
+    }
+}

@@ -1,0 +1,626 @@
+//! The engine: the one task that owns the classroom core. Clicker messages arrive in batches from
+//! MQTT, teacher actions as commands from the web; every change is committed before it is
+//! acknowledged, counted, or shown.
+//!
+//! The path of one click: parse → authenticate (device, MAC, room, sequence) → the core judges →
+//! the store commits (one transaction for the whole batch) → ack → live tally and display.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use firmware::protocol::{
+    self, Ack, AckStatus, Authenticated, Choices, ClickerTopic, DeviceId, DeviceKey, Presence, QuestionAnnouncement,
+    QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
+};
+use rumqttc::{AsyncClient, QoS};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::classroom::{Classroom, ClassroomError, Live, Phase, Question, Session, Verdict};
+use crate::ingest::{self, From, Inbound, Refused};
+use crate::metrics::Metrics;
+use crate::store::{self, Device, Record, Store, StoreError};
+
+/// One message as it came off the broker.
+#[derive(Debug)]
+pub struct Raw {
+    /// Its topic.
+    pub topic: String,
+    /// Its payload.
+    pub payload: bytes::Bytes,
+    /// When the hub received it.
+    pub at: Instant,
+}
+
+/// What the engine knows of a registered clicker.
+#[derive(Debug, Clone)]
+struct Known {
+    key: DeviceKey,
+    room: RoomCode,
+    newest: Option<Seq>,
+}
+
+/// A teacher's or technician's action that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The classroom's state does not allow it.
+    #[error(transparent)]
+    Classroom(#[from] ClassroomError),
+    /// The request makes no sense.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The engine has stopped.
+    #[error("the hub is shutting down")]
+    Stopped,
+}
+
+/// What a teacher asks for when opening a question.
+#[derive(Debug, Clone)]
+pub struct NewQuestion {
+    /// Kind and options.
+    pub spec: QuestionSpec,
+    /// The correct answer, if any.
+    pub correct: Option<Choices>,
+    /// A countdown, in seconds.
+    pub timer_s: Option<u32>,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
+
+/// A command for the engine.
+#[derive(Debug)]
+pub enum Command {
+    /// Register a clicker.
+    AddDevice(Device, Reply<()>),
+    /// Start a session.
+    StartSession { room: RoomCode, class_name: String, reply: Reply<i64> },
+    /// End the running session.
+    EndSession { room: RoomCode, reply: Reply<()> },
+    /// Open a question.
+    OpenQuestion { room: RoomCode, question: NewQuestion, reply: Reply<u32> },
+    /// Close the open question.
+    CloseQuestion { room: RoomCode, reply: Reply<()> },
+    /// Reveal the closed question.
+    Reveal { room: RoomCode, reply: Reply<()> },
+}
+
+/// A handle to send the engine commands.
+#[derive(Debug, Clone)]
+pub struct EngineHandle {
+    commands: mpsc::Sender<Command>,
+    /// The live state of every room, updated after every commit.
+    pub live: watch::Receiver<Arc<BTreeMap<RoomCode, Live>>>,
+}
+
+impl EngineHandle {
+    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).await.map_err(|_| CommandError::Stopped)?;
+        rx.await.map_err(|_| CommandError::Stopped)?
+    }
+
+    /// Registers a clicker.
+    pub async fn add_device(&self, device: Device) -> Result<(), CommandError> {
+        self.ask(|reply| Command::AddDevice(device, reply)).await
+    }
+
+    /// Starts a session.
+    pub async fn start_session(&self, room: RoomCode, class_name: String) -> Result<i64, CommandError> {
+        self.ask(|reply| Command::StartSession { room, class_name, reply }).await
+    }
+
+    /// Ends the session.
+    pub async fn end_session(&self, room: RoomCode) -> Result<(), CommandError> {
+        self.ask(|reply| Command::EndSession { room, reply }).await
+    }
+
+    /// Opens a question.
+    pub async fn open_question(&self, room: RoomCode, question: NewQuestion) -> Result<u32, CommandError> {
+        self.ask(|reply| Command::OpenQuestion { room, question, reply }).await
+    }
+
+    /// Closes the open question.
+    pub async fn close_question(&self, room: RoomCode) -> Result<(), CommandError> {
+        self.ask(|reply| Command::CloseQuestion { room, reply }).await
+    }
+
+    /// Reveals the closed question.
+    pub async fn reveal(&self, room: RoomCode) -> Result<(), CommandError> {
+        self.ask(|reply| Command::Reveal { room, reply }).await
+    }
+
+    /// The live state of `room`.
+    pub fn live(&self, room: &RoomCode) -> Option<Live> {
+        self.live.borrow().get(room).cloned()
+    }
+}
+
+/// Logs a kind of bad input at most once a second, with how many were not logged.
+#[derive(Debug, Default)]
+struct QuietLog {
+    last: HashMap<&'static str, (Instant, u64)>,
+}
+
+impl QuietLog {
+    fn warn(&mut self, what: &'static str, detail: impl std::fmt::Display) {
+        let now = Instant::now();
+        let entry = self.last.entry(what).or_insert((now - Duration::from_secs(2), 0));
+        if now.duration_since(entry.0) >= Duration::from_secs(1) {
+            tracing::warn!(suppressed = entry.1, "{what}: {detail}");
+            *entry = (now, 0);
+        } else {
+            entry.1 += 1;
+        }
+    }
+}
+
+/// The engine's state; [`Engine::run`] is its loop.
+pub struct Engine {
+    rooms: ingest::Rooms,
+    store: Store,
+    mqtt: AsyncClient,
+    metrics: Arc<Metrics>,
+    classroom: Classroom,
+    devices: HashMap<DeviceId, Known>,
+    live: watch::Sender<Arc<BTreeMap<RoomCode, Live>>>,
+    log: QuietLog,
+    online: HashSet<DeviceId>,
+}
+
+/// An ack to publish once the batch it depends on has committed.
+struct PendingAck {
+    room: RoomCode,
+    device: DeviceId,
+    ack: Ack,
+    received: Instant,
+}
+
+/// The largest batch committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+impl Engine {
+    /// Loads devices and running sessions from the store.
+    pub async fn load(
+        store: Store,
+        mqtt: AsyncClient,
+        metrics: Arc<Metrics>,
+        rooms: ingest::Rooms,
+    ) -> Result<(Engine, EngineHandle, mpsc::Receiver<Command>), StoreError> {
+        let mut classroom = Classroom::new();
+        let mut devices = HashMap::new();
+        for d in store.devices().await? {
+            rooms.add(&d.room);
+            classroom.add_device(&d.room, d.id.clone());
+            devices.insert(d.id, Known { key: d.key, room: d.room, newest: d.newest_seq });
+        }
+        for (room, session, answers) in store.running_sessions().await? {
+            let qid = session.question.as_ref().map(|q| q.id);
+            // Cannot fail: a classroom rebuilt from the store has one running session per room.
+            let _ = classroom.start_session(&room, session);
+            if let Some(q) = qid {
+                for (device, choices) in answers {
+                    classroom.record_answer(&room, &device, q, choices);
+                }
+            }
+        }
+        let board: BTreeMap<RoomCode, Live> = classroom.rooms().map(|r| (r.clone(), classroom.live(r))).collect();
+        let (live_tx, live_rx) = watch::channel(Arc::new(board));
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let engine = Engine {
+            rooms,
+            store,
+            mqtt,
+            metrics,
+            classroom,
+            devices,
+            live: live_tx,
+            log: QuietLog::default(),
+            online: HashSet::new(),
+        };
+        Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
+    }
+
+    /// Publishes every room's retained question and display state, and the live board.
+    pub async fn announce_all(&mut self) {
+        let rooms: BTreeSet<RoomCode> = self.classroom.rooms().cloned().collect();
+        for room in &rooms {
+            self.announce(room).await;
+        }
+        self.refresh_live(&rooms);
+    }
+
+    /// Runs until `inbound` closes (the hub is stopping and MQTT in has stopped), finishing the batch
+    /// in hand: whatever was committed is acked. Commands sent after that get `Stopped`.
+    pub async fn run(mut self, mut inbound: mpsc::Receiver<Raw>, mut commands: mpsc::Receiver<Command>) {
+        self.announce_all().await;
+        loop {
+            let deadline = self.classroom.next_deadline();
+            let timer = async {
+                match deadline {
+                    Some(at) => {
+                        let wait = (at as i64 - store::now_ms()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(wait)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                first = inbound.recv() => {
+                    let Some(first) = first else { return };
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match inbound.try_recv() {
+                            Ok(raw) => batch.push(raw),
+                            Err(_) => break,
+                        }
+                    }
+                    self.handle_batch(batch).await;
+                }
+                Some(cmd) = commands.recv() => self.handle_command(cmd).await,
+                () = timer => self.close_due().await,
+            }
+        }
+    }
+
+    fn signed_ack(&self, device: &DeviceId, seq: Seq, status: AckStatus, reason: Option<RejectReason>) -> Ack {
+        let mut ack = Ack { seq, status, reason, mac: None };
+        if let Some(known) = self.devices.get(device) {
+            mac::sign(&known.key, device, &mut ack);
+        }
+        ack
+    }
+
+    async fn publish_ack(&self, p: &PendingAck) {
+        let topic = topics::clicker(&p.room, &p.device, ClickerTopic::Ack);
+        // Cannot fail: an ack is far below the payload limit.
+        let payload = protocol::encode(&p.ack).map(|b| b.to_vec()).unwrap_or_default();
+        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_err() {
+            tracing::warn!("MQTT client closed; ack for {} not sent", p.device);
+        }
+        self.metrics.observe_ack(p.received.elapsed());
+    }
+
+    /// Authenticates a message that wants an ack. On refusal returns the ack to send.
+    async fn authenticate<M: Authenticated + StoredAs>(
+        &mut self,
+        from: &From,
+        msg: &M,
+        in_batch: bool,
+    ) -> Result<(), Ack> {
+        let seq = msg.seq();
+        let Some(known) = self.devices.get(&from.device) else {
+            self.log.warn("unknown device", &from.device);
+            return Err(Ack { seq, status: AckStatus::Rejected, reason: Some(RejectReason::UnknownDevice), mac: None });
+        };
+        let refusal = if mac::verify(&known.key, &from.device, msg).is_err() {
+            Some((RejectReason::BadMac, "bad MAC"))
+        } else if known.room != from.room {
+            Some((RejectReason::WrongRoom, "wrong room"))
+        } else {
+            None
+        };
+        let newest = known.newest;
+        if let Some((reason, what)) = refusal {
+            self.log.warn(what, format_args!("{} in {}", from.device, from.room));
+            return Err(self.signed_ack(&from.device, seq, AckStatus::Rejected, Some(reason)));
+        }
+        if in_batch || newest.is_some_and(|n| seq <= n) {
+            let stored = in_batch || self.store.holds(&from.device, seq, &msg.stored_as()).await.unwrap_or(false);
+            if stored {
+                return Err(self.signed_ack(&from.device, seq, AckStatus::Duplicate, None));
+            }
+            self.log.warn("stale sequence number", format_args!("{} seq {seq}", from.device));
+            return Err(self.signed_ack(&from.device, seq, AckStatus::Rejected, Some(RejectReason::StaleSeq)));
+        }
+        Ok(())
+    }
+
+    async fn handle_batch(&mut self, batch: Vec<Raw>) {
+        let mut records: Vec<(Record, RoomCode, Instant)> = Vec::new();
+        let mut in_batch: HashSet<(DeviceId, Seq)> = HashSet::new();
+        let mut after_commit: Vec<PendingAck> = Vec::new();
+        let mut now_acks: Vec<PendingAck> = Vec::new();
+        let at_ms = store::now_ms();
+        for raw in batch {
+            let (from, body) = match ingest::parse(&raw.topic, &raw.payload) {
+                Ok(parsed) => parsed,
+                Err(Refused::Ignore) => continue,
+                Err(Refused::Reject(from, reason)) => {
+                    self.metrics.reject(reason);
+                    self.log.warn("unreadable message", format_args!("{} from {}", reason.as_str(), from.device));
+                    // Without a readable payload there is no sequence number to acknowledge.
+                    continue;
+                }
+            };
+            let seq = match &body {
+                Inbound::Status(st) => {
+                    self.on_status(&from, st.state).await;
+                    continue;
+                }
+                Inbound::Hello(h) => {
+                    self.on_hello(&from, h).await;
+                    continue;
+                }
+                Inbound::Answer(a) => a.seq,
+                Inbound::CheckIn(c) => c.seq,
+            };
+            let duplicate_in_batch = in_batch.contains(&(from.device.clone(), seq));
+            let (auth, record) = match body {
+                Inbound::Answer(a) => (self.authenticate(&from, &a, duplicate_in_batch).await, Some(a)),
+                Inbound::CheckIn(c) => (self.authenticate(&from, &c, duplicate_in_batch).await, None),
+                Inbound::Status(_) | Inbound::Hello(_) => continue,
+            };
+            if let Err(ack) = auth {
+                match ack.status {
+                    AckStatus::Rejected => self.metrics.reject(ack.reason.unwrap_or(RejectReason::Malformed)),
+                    AckStatus::Duplicate => {
+                        self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+                let pending = PendingAck { room: from.room, device: from.device, ack, received: raw.at };
+                if duplicate_in_batch {
+                    after_commit.push(pending)
+                } else {
+                    now_acks.push(pending)
+                }
+                continue;
+            }
+            let entry = match record {
+                Some(a) => match self.classroom.judge_answer(&from.room, a.q, a.answer) {
+                    Verdict::Accept => {
+                        Record::Press { device: from.device.clone(), seq, question: a.q, answer: a.answer, at_ms }
+                    }
+                    Verdict::Closed => {
+                        self.metrics.closed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let ack = self.signed_ack(&from.device, seq, AckStatus::Closed, None);
+                        now_acks.push(PendingAck { room: from.room, device: from.device, ack, received: raw.at });
+                        continue;
+                    }
+                    Verdict::Invalid => {
+                        self.metrics.reject(RejectReason::InvalidAnswer);
+                        let ack =
+                            self.signed_ack(&from.device, seq, AckStatus::Rejected, Some(RejectReason::InvalidAnswer));
+                        now_acks.push(PendingAck { room: from.room, device: from.device, ack, received: raw.at });
+                        continue;
+                    }
+                },
+                None => {
+                    let session = self.classroom.session(&from.room).map(|s| s.id);
+                    Record::CheckIn { device: from.device.clone(), seq, session, at_ms }
+                }
+            };
+            in_batch.insert((from.device.clone(), seq));
+            records.push((entry, from.room, raw.at));
+        }
+        for p in &now_acks {
+            self.publish_ack(p).await;
+        }
+        if records.is_empty() {
+            return;
+        }
+        let rows: Vec<Record> = records.iter().map(|(r, _, _)| r.clone()).collect();
+        let fresh = match self.store.commit(&rows).await {
+            Ok(fresh) => fresh,
+            Err(e) => {
+                // Nothing is acknowledged: the clickers retry, and nothing was counted.
+                tracing::error!("commit of {} messages failed: {e}", rows.len());
+                return;
+            }
+        };
+        self.metrics.batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut touched = BTreeSet::new();
+        for ((record, room, received), fresh) in records.into_iter().zip(fresh) {
+            let (device, seq) = {
+                let (d, s) = record.key();
+                (d.clone(), s)
+            };
+            if let Some(known) = self.devices.get_mut(&device) {
+                known.newest = Some(known.newest.map_or(seq, |n| n.max(seq)));
+            }
+            let status = if fresh {
+                match &record {
+                    Record::Press { question, answer, .. } => {
+                        self.classroom.record_answer(&room, &device, *question, *answer);
+                        self.metrics.answers_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    Record::CheckIn { .. } => {
+                        self.metrics.checkins_stored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+                AckStatus::Stored
+            } else {
+                self.metrics.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                AckStatus::Duplicate
+            };
+            let ack = self.signed_ack(&device, seq, status, None);
+            after_commit.push(PendingAck { room: room.clone(), device, ack, received });
+            touched.insert(room);
+        }
+        self.refresh_live(&touched);
+        for p in &after_commit {
+            self.publish_ack(p).await;
+        }
+        for room in &touched {
+            self.publish_display(room).await;
+        }
+    }
+
+    async fn on_hello(&mut self, from: &From, hello: &firmware::protocol::Hello) {
+        let Some(known) = self.devices.get(&from.device) else { return };
+        if mac::authenticate(&known.key, &from.device, hello, known.newest).is_err() || known.room != from.room {
+            self.log.warn("hello refused", &from.device);
+            return;
+        }
+        if let Err(e) = self.store.device_hello(&from.device, hello.seq, &hello.fw, hello.battery_mv, hello.rssi).await
+        {
+            tracing::error!("recording hello of {}: {e}", from.device);
+        }
+    }
+
+    async fn on_status(&mut self, from: &From, state: Presence) {
+        if !self.devices.contains_key(&from.device) {
+            return;
+        }
+        // A retained status and a fresh one may both arrive: count devices, not messages.
+        let changed = match state {
+            Presence::Online => self.online.insert(from.device.clone()),
+            Presence::Offline => self.online.remove(&from.device),
+        };
+        self.metrics.connected.store(self.online.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        if !changed {
+            return;
+        }
+        if let Err(e) = self.store.device_presence(&from.device, state == Presence::Online).await {
+            tracing::error!("recording status of {}: {e}", from.device);
+        }
+    }
+
+    async fn handle_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::AddDevice(device, reply) => {
+                let result = self.store.add_device(&device).await.map_err(CommandError::from);
+                if result.is_ok() {
+                    if self.rooms.add(&device.room) {
+                        for filter in ingest::subscriptions(&device.room) {
+                            let _ = self.mqtt.subscribe(filter, QoS::AtLeastOnce).await;
+                        }
+                    }
+                    self.classroom.add_device(&device.room, device.id.clone());
+                    let room = device.room.clone();
+                    self.devices.insert(device.id, Known { key: device.key, room: device.room, newest: None });
+                    self.refresh_live(&BTreeSet::from([room]));
+                }
+                let _ = reply.send(result);
+            }
+            Command::StartSession { room, class_name, reply } => {
+                let result = self.start_session(&room, class_name).await;
+                let _ = reply.send(result);
+            }
+            Command::EndSession { room, reply } => {
+                let result = self.end_session(&room).await;
+                let _ = reply.send(result);
+            }
+            Command::OpenQuestion { room, question, reply } => {
+                let result = self.open_question(&room, question).await;
+                let _ = reply.send(result);
+            }
+            Command::CloseQuestion { room, reply } => {
+                let result = self.move_question(&room, Phase::Open, Phase::Closed).await;
+                let _ = reply.send(result);
+            }
+            Command::Reveal { room, reply } => {
+                let result = self.move_question(&room, Phase::Closed, Phase::Revealed).await;
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    async fn start_session(&mut self, room: &RoomCode, class_name: String) -> Result<i64, CommandError> {
+        if class_name.trim().is_empty() {
+            return Err(CommandError::Invalid("a session needs a class name".into()));
+        }
+        self.classroom.can_start_session(room)?;
+        let now = store::now_ms();
+        let id = self.store.start_session(room, &class_name, now).await?;
+        self.classroom.start_session(room, Session { id, class_name, started_ms: now, question: None })?;
+        self.changed(room).await;
+        Ok(id)
+    }
+
+    async fn end_session(&mut self, room: &RoomCode) -> Result<(), CommandError> {
+        let id = self.classroom.session(room).ok_or_else(|| ClassroomError::NoSession(room.clone()))?.id;
+        self.store.end_session(id, store::now_ms()).await?;
+        self.classroom.end_session(room)?;
+        self.changed(room).await;
+        Ok(())
+    }
+
+    async fn open_question(&mut self, room: &RoomCode, q: NewQuestion) -> Result<u32, CommandError> {
+        if let Some(correct) = q.correct
+            && !q.spec.accepts(correct)
+        {
+            return Err(CommandError::Invalid("the correct answer is not one of the options".into()));
+        }
+        let session = self.classroom.session(room).ok_or_else(|| ClassroomError::NoSession(room.clone()))?.id;
+        let now = store::now_ms();
+        let id = self.store.open_question(session, q.spec, q.correct, q.timer_s, now).await?;
+        let closes_at = q.timer_s.map(|t| (now + i64::from(t) * 1000) as u64);
+        self.classroom.open_question(room, Question::open(id, q.spec, q.correct, closes_at))?;
+        self.changed(room).await;
+        Ok(id)
+    }
+
+    async fn move_question(&mut self, room: &RoomCode, from: Phase, to: Phase) -> Result<(), CommandError> {
+        let id = self.classroom.question_in(room, from)?;
+        self.store.set_question_phase(id, to, store::now_ms()).await?;
+        self.classroom.set_phase(room, to)?;
+        self.changed(room).await;
+        Ok(())
+    }
+
+    async fn close_due(&mut self) {
+        for room in self.classroom.due_to_close(store::now_ms() as u64) {
+            if let Err(e) = self.move_question(&room, Phase::Open, Phase::Closed).await {
+                tracing::error!("closing the timed question in {room}: {e}");
+            }
+        }
+    }
+
+    async fn changed(&mut self, room: &RoomCode) {
+        self.announce(room).await;
+        self.refresh_live(&BTreeSet::from([room.clone()]));
+    }
+
+    /// Publishes the retained question (for clickers) and display (for projectors) of `room`.
+    async fn announce(&self, room: &RoomCode) {
+        let question = self.classroom.session(room).and_then(|s| s.question.as_ref()).map(|q| QuestionAnnouncement {
+            q: q.id,
+            spec: q.spec,
+            state: if q.phase == Phase::Open { QuestionState::Open } else { QuestionState::Closed },
+        });
+        let payload = question.and_then(|q| protocol::encode(&q).ok()).map(|p| p.to_vec()).unwrap_or_default();
+        let topic = topics::question(room);
+        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, true, payload).await.is_err() {
+            tracing::warn!("MQTT client closed; question of {room} not announced");
+        }
+        self.publish_display(room).await;
+    }
+
+    async fn publish_display(&self, room: &RoomCode) {
+        let payload = self.classroom.display(room).and_then(|d| protocol::encode(&d).ok()).map(|p| p.to_vec());
+        let topic = topics::display(room);
+        let _ = self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, true, payload.unwrap_or_default()).await;
+    }
+
+    fn refresh_live(&self, rooms: &BTreeSet<RoomCode>) {
+        self.live.send_modify(|board| {
+            let board = Arc::make_mut(board);
+            for room in rooms {
+                board.insert(room.clone(), self.classroom.live(room));
+            }
+        });
+    }
+}
+
+/// What a message looks like in the store, to tell a retransmission (same number, same content:
+/// `duplicate`) from a reused number (`stale_seq`).
+pub trait StoredAs {
+    /// The stored form.
+    fn stored_as(&self) -> store::Stored;
+}
+
+impl StoredAs for firmware::protocol::Answer {
+    fn stored_as(&self) -> store::Stored {
+        store::Stored::Press { question: self.q, answer: self.answer }
+    }
+}
+
+impl StoredAs for firmware::protocol::CheckIn {
+    fn stored_as(&self) -> store::Stored {
+        store::Stored::CheckIn
+    }
+}

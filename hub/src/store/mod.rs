@@ -1,0 +1,452 @@
+//! The store: SQLite through sqlx, WAL mode, migrations from `hub/migrations`, every time in epoch
+//! milliseconds. SQL lives here and nowhere else, so another backend can follow without touching the
+//! classroom core.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpec, RoomCode, Seq};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::classroom::{Phase, Question, Session};
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The data directory could not be made.
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    /// The database failed.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A row holds something this version cannot read.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// A device id is already taken.
+    #[error("device {0} already exists")]
+    DeviceExists(String),
+}
+
+/// A registered clicker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Its id.
+    pub id: DeviceId,
+    /// Its key.
+    pub key: DeviceKey,
+    /// Its room.
+    pub room: RoomCode,
+    /// Its student, if assigned.
+    pub student: Option<String>,
+    /// The newest sequence number accepted from it.
+    pub newest_seq: Option<Seq>,
+}
+
+/// One accepted message, to commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A press answering a question.
+    Press {
+        /// From.
+        device: DeviceId,
+        /// Its sequence number.
+        seq: Seq,
+        /// The question answered.
+        question: u32,
+        /// The buttons.
+        answer: Choices,
+        /// When received.
+        at_ms: i64,
+    },
+    /// A check-in.
+    CheckIn {
+        /// From.
+        device: DeviceId,
+        /// Its sequence number.
+        seq: Seq,
+        /// The session running in the device's room, if any.
+        session: Option<i64>,
+        /// When received.
+        at_ms: i64,
+    },
+}
+
+impl Record {
+    /// The device and sequence number.
+    pub fn key(&self) -> (&DeviceId, Seq) {
+        match self {
+            Record::Press { device, seq, .. } | Record::CheckIn { device, seq, .. } => (device, *seq),
+        }
+    }
+}
+
+/// A message as the store holds it, without its number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    /// A press.
+    Press {
+        /// The question.
+        question: u32,
+        /// The buttons.
+        answer: Choices,
+    },
+    /// A check-in.
+    CheckIn,
+}
+
+/// The milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn kind_str(k: QuestionKind) -> &'static str {
+    match k {
+        QuestionKind::Single => "single",
+        QuestionKind::TrueFalse => "truefalse",
+        QuestionKind::Multi => "multi",
+        QuestionKind::Scale => "scale",
+    }
+}
+
+fn parse_kind(s: &str) -> Result<QuestionKind, StoreError> {
+    Ok(match s {
+        "single" => QuestionKind::Single,
+        "truefalse" => QuestionKind::TrueFalse,
+        "multi" => QuestionKind::Multi,
+        "scale" => QuestionKind::Scale,
+        other => return Err(StoreError::Corrupt(format!("question kind {other:?}"))),
+    })
+}
+
+fn corrupt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// The classroom database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (or creates) `classhub.db` in `dir`, in WAL mode with full fsync on commit (an ack
+    /// promises the answer survives a power cut), and runs the migrations.
+    pub async fn open(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::DataDir(dir.display().to_string(), e))?;
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("classhub.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Registers a clicker.
+    pub async fn add_device(&self, d: &Device) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO devices (id, key_hex, room, student, created_ms) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(d.id.as_str())
+        .bind(d.key.to_hex().as_str())
+        .bind(d.room.as_str())
+        .bind(d.student.as_deref())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::DeviceExists(d.id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Every registered clicker.
+    pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
+        let rows = sqlx::query("SELECT id, key_hex, room, student, newest_seq FROM devices ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Device {
+                    id: DeviceId::parse(r.get("id")).map_err(corrupt("device id"))?,
+                    key: DeviceKey::parse(r.get("key_hex")).map_err(corrupt("device key"))?,
+                    room: RoomCode::parse(r.get("room")).map_err(corrupt("room"))?,
+                    student: r.get("student"),
+                    newest_seq: r.get::<Option<i64>, _>("newest_seq").map(|s| Seq(s as u64)),
+                })
+            })
+            .collect()
+    }
+
+    /// Records a hello: last seen, firmware, battery, signal, newest sequence number.
+    pub async fn device_hello(
+        &self,
+        id: &DeviceId,
+        seq: Seq,
+        firmware: &str,
+        battery_mv: u16,
+        rssi: i16,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE devices SET last_seen_ms = ?, firmware = ?, battery_mv = ?, rssi = ?, online = 1, \
+             newest_seq = MAX(COALESCE(newest_seq, ?), ?) WHERE id = ?",
+        )
+        .bind(now_ms())
+        .bind(firmware)
+        .bind(battery_mv as i64)
+        .bind(rssi as i64)
+        .bind(seq.0 as i64)
+        .bind(seq.0 as i64)
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records a clicker going online or offline.
+    pub async fn device_presence(&self, id: &DeviceId, online: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE devices SET online = ?, last_seen_ms = ? WHERE id = ?")
+            .bind(online as i64)
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Commits a batch of accepted messages in one transaction (one fsync). Returns, per record,
+    /// whether it was new (`false`: that device and sequence number were already stored).
+    pub async fn commit(&self, batch: &[Record]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut fresh = Vec::with_capacity(batch.len());
+        for record in batch {
+            let inserted = match record {
+                Record::Press { device, seq, question, answer, at_ms } => sqlx::query(
+                    "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) VALUES (?, ?, ?, ?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(device.as_str())
+                .bind(seq.0 as i64)
+                .bind(*question as i64)
+                .bind(answer.to_string())
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Record::CheckIn { device, seq, session, at_ms } => sqlx::query(
+                    "INSERT INTO checkins (device_id, seq, session_id, received_ms) VALUES (?, ?, ?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(device.as_str())
+                .bind(seq.0 as i64)
+                .bind(session)
+                .bind(at_ms)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            };
+            let (device, seq) = record.key();
+            sqlx::query(
+                "UPDATE devices SET newest_seq = MAX(COALESCE(newest_seq, ?), ?), last_seen_ms = ? WHERE id = ?",
+            )
+            .bind(seq.0 as i64)
+            .bind(seq.0 as i64)
+            .bind(now_ms())
+            .bind(device.as_str())
+            .execute(&mut *tx)
+            .await?;
+            fresh.push(inserted == 1);
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    /// Whether this device's message `seq` is stored with exactly this content.
+    pub async fn holds(&self, device: &DeviceId, seq: Seq, what: &Stored) -> Result<bool, StoreError> {
+        let row = match what {
+            Stored::Press { question, answer } => {
+                sqlx::query("SELECT 1 FROM presses WHERE device_id = ? AND seq = ? AND question_id = ? AND answer = ?")
+                    .bind(device.as_str())
+                    .bind(seq.0 as i64)
+                    .bind(*question as i64)
+                    .bind(answer.to_string())
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Stored::CheckIn => {
+                sqlx::query("SELECT 1 FROM checkins WHERE device_id = ? AND seq = ?")
+                    .bind(device.as_str())
+                    .bind(seq.0 as i64)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+        };
+        Ok(row.is_some())
+    }
+
+    /// Starts a session; returns its id.
+    pub async fn start_session(&self, room: &RoomCode, class_name: &str, at_ms: i64) -> Result<i64, StoreError> {
+        let row = sqlx::query("INSERT INTO sessions (room, class_name, started_ms) VALUES (?, ?, ?) RETURNING id")
+            .bind(room.as_str())
+            .bind(class_name)
+            .bind(at_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Ends a session, closing its open question.
+    pub async fn end_session(&self, id: i64, at_ms: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE questions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL")
+            .bind(at_ms)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE sessions SET ended_ms = ? WHERE id = ?").bind(at_ms).bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Opens a question in a session, closing any question still open there; returns its id.
+    pub async fn open_question(
+        &self,
+        session: i64,
+        spec: QuestionSpec,
+        correct: Option<Choices>,
+        timer_s: Option<u32>,
+        at_ms: i64,
+    ) -> Result<u32, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE questions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL")
+            .bind(at_ms)
+            .bind(session)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "INSERT INTO questions (session_id, kind, options, correct, timer_s, opened_ms) VALUES (?, ?, ?, ?, ?, ?) \
+             RETURNING id",
+        )
+        .bind(session)
+        .bind(kind_str(spec.kind()))
+        .bind(spec.options() as i64)
+        .bind(correct.map(|c| c.to_string()))
+        .bind(timer_s.map(i64::from))
+        .bind(at_ms)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let id: i64 = row.get(0);
+        u32::try_from(id).map_err(corrupt("question id"))
+    }
+
+    /// Records a question closing or being revealed.
+    pub async fn set_question_phase(&self, id: u32, phase: Phase, at_ms: i64) -> Result<(), StoreError> {
+        let sql = match phase {
+            Phase::Open => return Ok(()),
+            Phase::Closed => "UPDATE questions SET closed_ms = COALESCE(closed_ms, ?) WHERE id = ?",
+            Phase::Revealed => {
+                "UPDATE questions SET closed_ms = COALESCE(closed_ms, ?1), revealed_ms = ?1 WHERE id = ?2"
+            }
+        };
+        sqlx::query(sql).bind(at_ms).bind(id as i64).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Every running session with its latest question and that question's answers, latest per
+    /// device, to rebuild the classroom after a restart.
+    pub async fn running_sessions(&self) -> Result<Vec<(RoomCode, Session, Vec<(DeviceId, Choices)>)>, StoreError> {
+        let sessions = sqlx::query("SELECT id, room, class_name, started_ms FROM sessions WHERE ended_ms IS NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::new();
+        for s in sessions {
+            let id: i64 = s.get("id");
+            let room = RoomCode::parse(s.get("room")).map_err(corrupt("room"))?;
+            let q = sqlx::query(
+                "SELECT id, kind, options, correct, timer_s, opened_ms, closed_ms, revealed_ms FROM questions \
+                 WHERE session_id = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+            let mut answers = Vec::new();
+            let question = match q {
+                None => None,
+                Some(q) => {
+                    let qid: i64 = q.get("id");
+                    let spec = QuestionSpec::new(parse_kind(q.get("kind"))?, q.get::<i64, _>("options") as u8)
+                        .map_err(corrupt("question"))?;
+                    let correct = q
+                        .get::<Option<String>, _>("correct")
+                        .map(|c| Choices::parse(&c).map_err(corrupt("correct answer")))
+                        .transpose()?;
+                    let closes_at_ms =
+                        q.get::<Option<i64>, _>("timer_s").map(|t| (q.get::<i64, _>("opened_ms") + t * 1000) as u64);
+                    let mut question = Question::open(qid as u32, spec, correct, closes_at_ms);
+                    question.phase = if q.get::<Option<i64>, _>("revealed_ms").is_some() {
+                        Phase::Revealed
+                    } else if q.get::<Option<i64>, _>("closed_ms").is_some() {
+                        Phase::Closed
+                    } else {
+                        Phase::Open
+                    };
+                    let rows = sqlx::query(
+                        "SELECT p.device_id, p.answer FROM presses p \
+                         JOIN (SELECT device_id, MAX(seq) AS seq FROM presses WHERE question_id = ? GROUP BY device_id) l \
+                         ON p.device_id = l.device_id AND p.seq = l.seq",
+                    )
+                    .bind(qid)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for r in rows {
+                        let device = DeviceId::parse(r.get("device_id")).map_err(corrupt("device id"))?;
+                        let answer = Choices::parse(r.get("answer")).map_err(corrupt("answer"))?;
+                        answers.push((device, answer));
+                    }
+                    Some(question)
+                }
+            };
+            let session = Session { id, class_name: s.get("class_name"), started_ms: s.get("started_ms"), question };
+            out.push((room, session, answers));
+        }
+        Ok(out)
+    }
+
+    /// Every press stored for a question: (device, seq, answer), in order of arrival.
+    pub async fn presses(&self, question: u32) -> Result<Vec<(DeviceId, Seq, Choices)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT device_id, seq, answer FROM presses WHERE question_id = ? ORDER BY received_ms, seq")
+                .bind(question as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    DeviceId::from_str(r.get("device_id")).map_err(corrupt("device id"))?,
+                    Seq(r.get::<i64, _>("seq") as u64),
+                    Choices::parse(r.get("answer")).map_err(corrupt("answer"))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

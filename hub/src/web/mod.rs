@@ -1,0 +1,299 @@
+//! HTTP: the JSON API under `/api/v1`, the live event stream, `/healthz` and `/metrics`.
+//! `app(state) -> Router`, so handler tests need no socket.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpec, RoomCode};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::classroom::{ClassroomError, Live};
+use crate::engine::{CommandError, EngineHandle, NewQuestion};
+use crate::metrics::Metrics;
+use crate::store::{Device, Store, StoreError};
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The store, for health checks.
+    pub store: Store,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// How the hub reaches its broker, for `/healthz`.
+    pub broker: BrokerInfo,
+    /// When the hub started.
+    pub started: Instant,
+}
+
+/// The broker as `/healthz` reports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrokerInfo {
+    /// `embedded` or `external`.
+    pub kind: &'static str,
+    /// Its address.
+    pub url: String,
+    /// Whether the hub's MQTT client is connected.
+    #[serde(skip)]
+    pub connected: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/devices", post(add_device))
+        .route("/api/v1/rooms/{room}/live", get(live))
+        .route("/api/v1/rooms/{room}/events", get(events))
+        .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))
+        .route("/api/v1/rooms/{room}/questions", post(open_question))
+        .route("/api/v1/rooms/{room}/question/close", post(close_question))
+        .route("/api/v1/rooms/{room}/question/reveal", post(reveal))
+        .with_state(state)
+}
+
+/// An error the API answers with: user errors as 4xx with a message, internal ones as an opaque 500
+/// with the cause in the log.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Bad input.
+    BadRequest(String),
+    /// Not allowed in the current state.
+    Conflict(String),
+    /// The hub is stopping.
+    Unavailable,
+    /// Something broke inside.
+    Internal(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m),
+            ApiError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "the hub is shutting down".to_owned()),
+            ApiError::Internal(cause) => {
+                tracing::error!("internal error: {cause}");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_owned())
+            }
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(e: CommandError) -> Self {
+        match e {
+            CommandError::Classroom(ClassroomError::WrongPhase(_)) | CommandError::Classroom(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            CommandError::Invalid(m) => ApiError::BadRequest(m),
+            CommandError::Store(StoreError::DeviceExists(_)) => ApiError::Conflict(e.to_string()),
+            CommandError::Store(e) => ApiError::Internal(e.to_string()),
+            CommandError::Stopped => ApiError::Unavailable,
+        }
+    }
+}
+
+fn room(code: &str) -> Result<RoomCode, ApiError> {
+    RoomCode::parse(code).map_err(|e| ApiError::BadRequest(format!("room {code:?}: {e}")))
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    let store_ok = s.store.ping().await;
+    let broker_ok = s.broker.connected.load(std::sync::atomic::Ordering::Relaxed);
+    let status = if store_ok && broker_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ok" } else { "degraded" },
+        "broker": { "kind": s.broker.kind, "url": s.broker.url, "connected": broker_ok },
+        "store": if store_ok { "ok" } else { "error" },
+        "uptime_s": s.started.elapsed().as_secs(),
+    });
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+}
+
+/// A device to register.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// Its room.
+    pub room: String,
+    /// Its student, if assigned.
+    pub student: Option<String>,
+}
+
+/// A freshly made device: a random id (`c-` and 8 hex digits) and a random key.
+pub fn generate_device(room: RoomCode, student: Option<String>) -> Device {
+    let id = format!("c-{:08x}", rand::random::<u32>());
+    // Cannot fail: "c-" and 8 hex digits are a valid device id.
+    let id = DeviceId::parse(&id).expect("generated device ids are valid");
+    Device { id, key: DeviceKey(rand::random()), room, student, newest_seq: None }
+}
+
+async fn add_device(State(s): State<AppState>, Json(req): Json<NewDevice>) -> Result<Response, ApiError> {
+    let device = generate_device(room(&req.room)?, req.student.filter(|s| !s.trim().is_empty()));
+    let body = json!({ "id": device.id.as_str(), "key": device.key.to_hex().as_str(), "room": device.room.as_str() });
+    s.engine.add_device(device).await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+fn live_or_empty(s: &AppState, room: &RoomCode) -> Live {
+    s.engine.live(room).unwrap_or_else(|| Live { room: room.to_string(), session: None, question: None, expected: 0 })
+}
+
+async fn live(State(s): State<AppState>, Path(code): Path<String>) -> Result<Json<Live>, ApiError> {
+    let room = room(&code)?;
+    Ok(Json(live_or_empty(&s, &room)))
+}
+
+/// How often, at most, a live stream sends an update, however fast answers arrive.
+pub const LIVE_EVERY: Duration = Duration::from_millis(250);
+
+async fn events(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Sse<impl futures_core::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let room = room(&code)?;
+    let mut rx = s.engine.live.clone();
+    let first = live_or_empty(&s, &room);
+    let stream = async_stream(move |tx| async move {
+        let mut last = first;
+        if tx.send(event(&last)).await.is_err() {
+            return;
+        }
+        loop {
+            if rx.changed().await.is_err() {
+                return;
+            }
+            tokio::time::sleep(LIVE_EVERY).await; // coalesce: take whatever is newest after the pause
+            let now = rx.borrow_and_update().get(&room).cloned();
+            let Some(now) = now else { continue };
+            if now != last {
+                last = now;
+                if tx.send(event(&last)).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+fn event(live: &Live) -> Result<Event, Infallible> {
+    Ok(Event::default().event("live").data(serde_json::to_string(live).unwrap_or_default()))
+}
+
+/// A stream fed by a task through a small channel (so a slow viewer never holds up the engine).
+fn async_stream<F, Fut>(f: F) -> tokio_stream_lite::Receiver
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(f(tx));
+    tokio_stream_lite::Receiver(rx)
+}
+
+mod tokio_stream_lite {
+    //! An mpsc receiver as a `Stream`, without pulling in another crate for it.
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use axum::response::sse::Event;
+
+    pub struct Receiver(pub tokio::sync::mpsc::Receiver<Result<Event, Infallible>>);
+
+    impl futures_core::Stream for Receiver {
+        type Item = Result<Event, Infallible>;
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            self.0.poll_recv(cx)
+        }
+    }
+}
+
+/// A session to start.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    /// The class.
+    pub class_name: String,
+}
+
+async fn start_session(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    Json(req): Json<NewSession>,
+) -> Result<Response, ApiError> {
+    let id = s.engine.start_session(room(&code)?, req.class_name).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn end_session(State(s): State<AppState>, Path(code): Path<String>) -> Result<StatusCode, ApiError> {
+    s.engine.end_session(room(&code)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A question to open.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenQuestion {
+    /// `single`, `truefalse`, `multi` or `scale`.
+    pub kind: QuestionKind,
+    /// How many options (implied for `truefalse` and `scale`).
+    pub options: Option<u8>,
+    /// The correct answer, e.g. `"B"` or `"AC"`.
+    pub correct: Option<String>,
+    /// A countdown in seconds.
+    pub timer_s: Option<u32>,
+}
+
+async fn open_question(
+    State(s): State<AppState>,
+    Path(code): Path<String>,
+    Json(req): Json<OpenQuestion>,
+) -> Result<Response, ApiError> {
+    let options = match req.kind {
+        QuestionKind::TrueFalse => req.options.unwrap_or(2),
+        QuestionKind::Scale => req.options.unwrap_or(5),
+        _ => req.options.ok_or_else(|| ApiError::BadRequest("single and multi need \"options\" (2-5)".into()))?,
+    };
+    let spec = QuestionSpec::new(req.kind, options).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let correct = req
+        .correct
+        .map(|c| Choices::parse(&c).map_err(|e| ApiError::BadRequest(format!("correct: {e}"))))
+        .transpose()?;
+    if req.timer_s == Some(0) {
+        return Err(ApiError::BadRequest("timer_s must be at least 1".into()));
+    }
+    let id = s.engine.open_question(room(&code)?, NewQuestion { spec, correct, timer_s: req.timer_s }).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn close_question(State(s): State<AppState>, Path(code): Path<String>) -> Result<StatusCode, ApiError> {
+    s.engine.close_question(room(&code)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn reveal(State(s): State<AppState>, Path(code): Path<String>) -> Result<StatusCode, ApiError> {
+    s.engine.reveal(room(&code)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The board type the engine publishes, for tests.
+pub type LiveBoard = Arc<BTreeMap<RoomCode, Live>>;

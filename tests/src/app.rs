@@ -1,0 +1,152 @@
+//! `TestApp`: the real hub on port 0 (embedded broker, fresh SQLite), with one helper per action.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use firmware::protocol::{QuestionKind, QuestionSpec, RoomCode};
+use firmware::sim::{self, BrokerAddr, ClassConfig};
+use hub::app::App;
+use hub::config::Settings;
+use hub::engine::{EngineHandle, NewQuestion};
+use hub::store::{Device, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running hub for one test.
+pub struct TestApp {
+    /// The HTTP address.
+    pub http: SocketAddr,
+    /// The broker.
+    pub mqtt: BrokerAddr,
+    /// The engine.
+    pub engine: EngineHandle,
+    /// The data directory.
+    pub data: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A fresh data directory for one test.
+pub fn fresh_data_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("classhub-test-{name}-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn test_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        hub::init_logs("info");
+    }
+}
+
+impl TestApp {
+    /// A hub with its embedded broker, on free ports, with a fresh data directory.
+    /// `CLASSHUB_TEST_MQTT_URL` runs the same tests against an external broker instead.
+    pub async fn spawn(name: &str) -> TestApp {
+        TestApp::spawn_on(fresh_data_dir(name), std::env::var("CLASSHUB_TEST_MQTT_URL").ok()).await
+    }
+
+    /// A hub on `data`, with the embedded broker or the external one at `mqtt_url`.
+    pub async fn spawn_on(data: PathBuf, mqtt_url: Option<String>) -> TestApp {
+        test_logs();
+        let mut s = Settings::default();
+        s.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.mqtt.url = mqtt_url;
+        s.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.data_dir = data.clone();
+        let app = App::build(&s).await.expect("the hub builds");
+        let (http, mqtt, engine) = (app.http_addr(), app.mqtt().clone(), app.engine());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp { http, mqtt, engine, data, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Registers `n` simulated clickers (keys from `seed`) in `room`; returns the class to start.
+    pub async fn register_class(&self, room: &RoomCode, seed: &str, n: usize) -> ClassConfig {
+        let cfg = ClassConfig::new(self.mqtt.clone(), room.clone(), seed, n);
+        for id in &cfg.identities {
+            let device = Device {
+                id: id.device.clone(),
+                key: id.key.clone(),
+                room: room.clone(),
+                student: None,
+                newest_seq: None,
+            };
+            self.engine.add_device(device).await.expect("device registered");
+        }
+        cfg
+    }
+
+    /// Starts a session and opens a single-choice question with `options` options; returns its id.
+    pub async fn open_single(&self, room: &RoomCode, options: u8) -> u32 {
+        if self.engine.live(room).and_then(|l| l.session).is_none() {
+            self.engine.start_session(room.clone(), "3A".into()).await.expect("session starts");
+        }
+        let spec = QuestionSpec::new(QuestionKind::Single, options).expect("valid question");
+        self.engine
+            .open_question(room.clone(), NewQuestion { spec, correct: None, timer_s: None })
+            .await
+            .expect("question opens")
+    }
+
+    /// `GET path`, returning status and body.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        self.request("GET", path, None).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(&self, path: &str, json: &str) -> (u16, String) {
+        self.request("POST", path, Some(json)).await
+    }
+
+    /// A plain HTTP/1.1 request (one connection, closed after the answer).
+    pub async fn request(&self, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
+        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("connect to the hub's HTTP");
+        let body = json.unwrap_or("");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.http,
+            body.len()
+        );
+        stream.write_all(req.as_bytes()).await.expect("send request");
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    }
+
+    /// The store under this hub's data directory (a second pool on the same WAL database).
+    pub async fn store(&self) -> Store {
+        Store::open(&self.data).await.expect("store opens")
+    }
+
+    /// Stops the hub cleanly and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("hub task").expect("hub stops cleanly");
+        }
+    }
+}
+
+/// Identities of a simulated class, as a map for responders.
+pub fn keys_of(
+    cfg: &ClassConfig,
+) -> std::collections::HashMap<firmware::protocol::DeviceId, firmware::protocol::DeviceKey> {
+    cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect()
+}
+
+/// The simulator's identity function, re-exported for tests.
+pub use sim::identity;
