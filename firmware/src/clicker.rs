@@ -153,6 +153,7 @@ pub struct Clicker {
     battery_mv: Option<u16>,
     rng: u32,
     stats: Stats,
+    last_ack: Option<(Seq, AckStatus)>,
 }
 
 impl Clicker {
@@ -175,6 +176,7 @@ impl Clicker {
             battery_mv: None,
             rng,
             stats: Stats::default(),
+            last_ack: None,
         }
     }
 
@@ -233,6 +235,11 @@ impl Clicker {
     /// Sequence number of the message in flight, if any.
     pub fn in_flight_seq(&self) -> Option<Seq> {
         self.in_flight.map(|f| f.seq)
+    }
+
+    /// The last authenticated ack: its sequence number and status.
+    pub fn last_ack(&self) -> Option<(Seq, AckStatus)> {
+        self.last_ack
     }
 
     /// The last battery reading.
@@ -479,6 +486,7 @@ impl Clicker {
             return;
         }
         self.stats.acked += 1;
+        self.last_ack = Some((ack.seq, ack.status));
         self.in_flight = None;
         self.last_activity = now;
         let outcome = match ack.status {

@@ -168,6 +168,7 @@ pub struct Engine {
     live: watch::Sender<Arc<BTreeMap<RoomCode, Live>>>,
     log: QuietLog,
     online: HashSet<DeviceId>,
+    last_reload: Option<Instant>,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -219,6 +220,7 @@ impl Engine {
             live: live_tx,
             log: QuietLog::default(),
             online: HashSet::new(),
+            last_reload: None,
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -291,6 +293,9 @@ impl Engine {
         in_batch: bool,
     ) -> Result<(), Ack> {
         let seq = msg.seq();
+        if !self.devices.contains_key(&from.device) {
+            self.reload_devices().await;
+        }
         let Some(known) = self.devices.get(&from.device) else {
             self.log.warn("unknown device", &from.device);
             return Err(Ack { seq, status: AckStatus::Rejected, reason: Some(RejectReason::UnknownDevice), mac: None });
@@ -316,6 +321,34 @@ impl Engine {
             return Err(self.signed_ack(&from.device, seq, AckStatus::Rejected, Some(RejectReason::StaleSeq)));
         }
         Ok(())
+    }
+
+    /// Picks up clickers registered in the store by `classhub device add` while the hub runs; at
+    /// most once a second, so a flood from unknown devices costs one query a second.
+    async fn reload_devices(&mut self) {
+        if self.last_reload.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.last_reload = Some(Instant::now());
+        let Ok(devices) = self.store.devices().await else { return };
+        for d in devices {
+            if !self.devices.contains_key(&d.id) {
+                self.learn_device(d).await;
+            }
+        }
+    }
+
+    /// Takes a stored clicker into the classroom, subscribing to its room if that is new.
+    async fn learn_device(&mut self, d: Device) {
+        if self.rooms.add(&d.room) {
+            for filter in ingest::subscriptions(&d.room) {
+                let _ = self.mqtt.subscribe(filter, QoS::AtLeastOnce).await;
+            }
+        }
+        self.classroom.add_device(&d.room, d.id.clone());
+        let room = d.room.clone();
+        self.devices.insert(d.id, Known { key: d.key, room: d.room, newest: d.newest_seq });
+        self.refresh_live(&BTreeSet::from([room]));
     }
 
     async fn handle_batch(&mut self, batch: Vec<Raw>) {
@@ -484,15 +517,7 @@ impl Engine {
             Command::AddDevice(device, reply) => {
                 let result = self.store.add_device(&device).await.map_err(CommandError::from);
                 if result.is_ok() {
-                    if self.rooms.add(&device.room) {
-                        for filter in ingest::subscriptions(&device.room) {
-                            let _ = self.mqtt.subscribe(filter, QoS::AtLeastOnce).await;
-                        }
-                    }
-                    self.classroom.add_device(&device.room, device.id.clone());
-                    let room = device.room.clone();
-                    self.devices.insert(device.id, Known { key: device.key, room: device.room, newest: None });
-                    self.refresh_live(&BTreeSet::from([room]));
+                    self.learn_device(device).await;
                 }
                 let _ = reply.send(result);
             }

@@ -50,6 +50,30 @@ enum Cmd {
     },
     /// Print the default settings as TOML.
     PrintDefaultConfig,
+    /// Clickers.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCmd {
+    /// Register a clicker: prints its new device id and key, to provision it with.
+    Add {
+        /// Its room.
+        #[arg(long)]
+        room: String,
+        /// Its student.
+        #[arg(long)]
+        student: Option<String>,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 async fn shutdown_signal() {
@@ -71,11 +95,30 @@ async fn shutdown_signal() {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("classhub: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = std::env::vars().filter(|(k, _)| k.starts_with("CLASSHUB_"));
     match cli.command {
         Cmd::PrintDefaultConfig => print!("{}", Settings::default_toml()),
+        Cmd::Device { command: DeviceCmd::Add { room, student, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let room = hub::protocol::RoomCode::parse(&room).map_err(|e| anyhow::anyhow!("--room {room:?}: {e}"))?;
+            let store = hub::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let device = hub::web::generate_device(room, student);
+            store.add_device(&device).await?;
+            store.close().await;
+            println!("device {} key {} room {}", device.id, device.key.to_hex(), device.room);
+        }
         Cmd::Serve { config, mqtt_url, mqtt_listen, http, data } => {
             let mut s = Settings::load(config.as_deref(), env)?;
             s.mqtt.url = mqtt_url.or(s.mqtt.url);

@@ -249,6 +249,7 @@ mod tests {
             dropped: 0,
             in_flight: None,
             stats: Stats::default(),
+            last_ack: None,
         };
         let all: Vec<_> = (0..30).map(|i| plan.presses(i, 30, &mut rng, &snap)).collect();
         assert_eq!(all.iter().filter(|p| **p == [Some(Button::B)]).count(), 23);

@@ -14,7 +14,7 @@ use crate::clicker::{Config, State, Stats, Timing};
 use crate::device::{Buttons, Device};
 use crate::led::{Colour, RgbLed};
 use crate::ports::BootCounter;
-use crate::protocol::{Button, QuestionAnnouncement, RoomCode, Seq};
+use crate::protocol::{AckStatus, Button, QuestionAnnouncement, RoomCode, Seq};
 use crate::time::Clock;
 
 /// What a simulated clicker shows after its latest poll.
@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub in_flight: Option<Seq>,
     /// Its counters.
     pub stats: Stats,
+    /// The last authenticated ack: sequence number and status.
+    pub last_ack: Option<(Seq, AckStatus)>,
 }
 
 impl Snapshot {
@@ -178,6 +180,7 @@ fn snapshot_of(device: &SimDevice) -> Snapshot {
         dropped: core.dropped(),
         in_flight: core.in_flight_seq(),
         stats: core.stats(),
+        last_ack: core.last_ack(),
     }
 }
 

@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod lesson;
+mod live_stream;
 mod restart;
 mod sim_mosquitto;
