@@ -234,6 +234,9 @@ async fn build(
         // on Linux this does not let two listeners share a port.
         .reuseaddr(Some(true))
         .nodelay(true)
+        // The hub's one subscription carries every clicker's answers: rmqtt's default of 16 QoS 1
+        // messages in flight per client would hold a lecture-hall burst to 16 per round trip.
+        .max_inflight(std::num::NonZeroU16::new(1024).expect("1024 is not zero"))
         // Any client may connect until per-clicker credentials arrive (ClientAuthenticate hook).
         .allow_anonymous(true)
         .max_connections(tuning.max_connections)

@@ -19,23 +19,29 @@ fn room() -> RoomCode {
     RoomCode::parse(ROOM).expect("valid room code")
 }
 
-/// Registers `n` simulated clickers in the demo room (those already there are kept) and starts a
-/// session unless one runs: straight in the store, before the hub is built and loads it.
-pub async fn prepare(store: &Store, n: usize) -> Result<(), StoreError> {
+/// Registers `n` simulated clickers (keys derived from `seed`) in `room`, keeping those already
+/// there, and starts a session unless one runs: straight in the store, before the hub is built and
+/// loads it. Returns the running session's id.
+pub async fn register_class(store: &Store, room: &RoomCode, seed: &str, n: usize) -> Result<i64, StoreError> {
     for i in 1..=n {
-        let id = sim::identity(SEED, i);
+        let id = sim::identity(seed, i);
         let student = Some(format!("Leerling {i}"));
-        let device = Device { id: id.device, key: id.key, room: room(), student, newest_seq: None };
+        let device = Device { id: id.device, key: id.key, room: room.clone(), student, newest_seq: None };
         match store.add_device(&device).await {
             Ok(()) | Err(StoreError::DeviceExists(_)) => {}
             Err(e) => return Err(e),
         }
     }
     let running = store.running_sessions().await?;
-    if !running.iter().any(|(r, _, _)| *r == room()) {
-        store.start_session(&room(), "Demo 3A", crate::store::now_ms()).await?;
+    match running.iter().find(|(r, _, _)| r == room) {
+        Some((_, session, _)) => Ok(session.id),
+        None => store.start_session(room, "Demo 3A", crate::store::now_ms()).await,
     }
-    Ok(())
+}
+
+/// Prepares the demo class in the store.
+pub async fn prepare(store: &Store, n: usize) -> Result<(), StoreError> {
+    register_class(store, &room(), SEED, n).await.map(|_| ())
 }
 
 /// The questions the demo lesson cycles through.

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::classroom::{Classroom, ClassroomError, Live, Phase, Question, Session, Verdict};
 use crate::ingest::{self, From, Inbound, Refused};
 use crate::metrics::Metrics;
-use crate::store::{self, Device, Record, Store, StoreError};
+use crate::store::{self, Device, DeviceUpdate, Record, Store, StoreError};
 
 /// One message as it came off the broker.
 #[derive(Debug)]
@@ -352,10 +352,14 @@ impl Engine {
     }
 
     async fn handle_batch(&mut self, batch: Vec<Raw>) {
+        let oldest_ms = batch.iter().map(|r| r.at.elapsed().as_secs_f64() * 1e3).fold(0.0, f64::max);
+        let batch_start = Instant::now();
+        tracing::debug!(len = batch.len(), oldest_ms, "batch in");
         let mut records: Vec<(Record, RoomCode, Instant)> = Vec::new();
         let mut in_batch: HashSet<(DeviceId, Seq)> = HashSet::new();
         let mut after_commit: Vec<PendingAck> = Vec::new();
         let mut now_acks: Vec<PendingAck> = Vec::new();
+        let mut updates: Vec<DeviceUpdate> = Vec::new();
         let at_ms = store::now_ms();
         for raw in batch {
             let (from, body) = match ingest::parse(&raw.topic, &raw.payload) {
@@ -370,11 +374,11 @@ impl Engine {
             };
             let seq = match &body {
                 Inbound::Status(st) => {
-                    self.on_status(&from, st.state).await;
+                    updates.extend(self.on_status(&from, st.state));
                     continue;
                 }
                 Inbound::Hello(h) => {
-                    self.on_hello(&from, h).await;
+                    updates.extend(self.on_hello(&from, h));
                     continue;
                 }
                 Inbound::Answer(a) => a.seq,
@@ -432,11 +436,14 @@ impl Engine {
         for p in &now_acks {
             self.publish_ack(p).await;
         }
-        if records.is_empty() {
+        if records.is_empty() && updates.is_empty() {
             return;
         }
         let rows: Vec<Record> = records.iter().map(|(r, _, _)| r.clone()).collect();
-        let fresh = match self.store.commit(&rows).await {
+        let started = Instant::now();
+        let committed = self.store.commit(&rows, &updates).await;
+        tracing::debug!(messages = rows.len(), commit_ms = started.elapsed().as_secs_f64() * 1e3, "batch committed");
+        let fresh = match committed {
             Ok(fresh) => fresh,
             Err(e) => {
                 // Nothing is acknowledged: the clickers retry, and nothing was counted.
@@ -474,29 +481,40 @@ impl Engine {
             touched.insert(room);
         }
         self.refresh_live(&touched);
+        let acks_start = Instant::now();
         for p in &after_commit {
             self.publish_ack(p).await;
         }
+        tracing::debug!(
+            acks = after_commit.len(),
+            publish_ms = acks_start.elapsed().as_secs_f64() * 1e3,
+            batch_ms = batch_start.elapsed().as_secs_f64() * 1e3,
+            "acks out"
+        );
         for room in &touched {
             self.publish_display(room).await;
         }
     }
 
-    async fn on_hello(&mut self, from: &From, hello: &firmware::protocol::Hello) {
-        let Some(known) = self.devices.get(&from.device) else { return };
-        if mac::authenticate(&known.key, &from.device, hello, known.newest).is_err() || known.room != from.room {
+    fn on_hello(&mut self, from: &From, hello: &firmware::protocol::Hello) -> Option<DeviceUpdate> {
+        // A hello is checked by its MAC only and never moves the device's newest sequence number: on
+        // a reconnect it takes a number above the answer still in flight, which must stay welcome.
+        let known = self.devices.get(&from.device)?;
+        if mac::verify(&known.key, &from.device, hello).is_err() || known.room != from.room {
             self.log.warn("hello refused", &from.device);
-            return;
+            return None;
         }
-        if let Err(e) = self.store.device_hello(&from.device, hello.seq, &hello.fw, hello.battery_mv, hello.rssi).await
-        {
-            tracing::error!("recording hello of {}: {e}", from.device);
-        }
+        Some(DeviceUpdate::Hello {
+            device: from.device.clone(),
+            firmware: hello.fw.to_string(),
+            battery_mv: hello.battery_mv,
+            rssi: hello.rssi,
+        })
     }
 
-    async fn on_status(&mut self, from: &From, state: Presence) {
+    fn on_status(&mut self, from: &From, state: Presence) -> Option<DeviceUpdate> {
         if !self.devices.contains_key(&from.device) {
-            return;
+            return None;
         }
         // A retained status and a fresh one may both arrive: count devices, not messages.
         let changed = match state {
@@ -504,12 +522,7 @@ impl Engine {
             Presence::Offline => self.online.remove(&from.device),
         };
         self.metrics.connected.store(self.online.len() as i64, std::sync::atomic::Ordering::Relaxed);
-        if !changed {
-            return;
-        }
-        if let Err(e) = self.store.device_presence(&from.device, state == Presence::Online).await {
-            tracing::error!("recording status of {}: {e}", from.device);
-        }
+        changed.then(|| DeviceUpdate::Presence { device: from.device.clone(), online: state == Presence::Online })
     }
 
     async fn handle_command(&mut self, cmd: Command) {

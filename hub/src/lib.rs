@@ -12,10 +12,12 @@
 //! - [`store`] — SQLite through sqlx; all SQL lives here.
 //! - [`web`] — axum: JSON API, live event stream, health and metrics.
 //! - [`metrics`] — counters and the ingest-to-ack histogram.
+//! - [`bench`] — `classhub bench burst`: the lecture-hall burst, hub against a bare echo.
 //! - [`demo`] — the newcomer's demo: a hub, a simulated class and a lesson that keeps going.
 //! - [`protocol`] — wire protocol v1, re-exported from `firmware::protocol`.
 
 pub mod app;
+pub mod bench;
 pub mod broker;
 pub mod classroom;
 pub mod config;

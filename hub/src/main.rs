@@ -50,10 +50,40 @@ enum Cmd {
     },
     /// Print the default settings as TOML.
     PrintDefaultConfig,
+    /// Run the embedded MQTT broker alone (what the broker costs without the hub).
+    Broker {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        listen: SocketAddr,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
     /// Clickers.
     Device {
         #[command(subcommand)]
         command: DeviceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// The lecture-hall burst: N clickers press once, against the hub and against a bare echo.
+    Burst {
+        /// How many clickers.
+        #[arg(long, default_value_t = 1000)]
+        clickers: usize,
+        /// Spread the presses evenly over this many ms (0: all at once).
+        #[arg(long, default_value_t = 0)]
+        spread_ms: u64,
+        /// embedded, mosquitto, or mqtt://HOST:PORT.
+        #[arg(long, default_value = "embedded")]
+        broker: hub::bench::BenchBroker,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -110,6 +140,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = std::env::vars().filter(|(k, _)| k.starts_with("CLASSHUB_"));
     match cli.command {
         Cmd::PrintDefaultConfig => print!("{}", Settings::default_toml()),
+        Cmd::Broker { listen } => {
+            let broker = hub::broker::EmbeddedBroker::start(listen, hub::broker::BrokerTuning::default())?;
+            println!("classhub ready mqtt=mqtt://{}", broker.local_addr());
+            shutdown_signal().await;
+            broker.shutdown();
+        }
+        Cmd::Bench { command: BenchCmd::Burst { clickers, spread_ms, broker, json } } => {
+            let exe = std::env::current_exe()?;
+            let report = hub::bench::burst(&exe, clickers, spread_ms, broker).await?;
+            if json { println!("{}", serde_json::to_string(&report)?) } else { println!("{report}") }
+        }
         Cmd::Device { command: DeviceCmd::Add { room, student, config, data } } => {
             let s = Settings::load(config.as_deref(), env)?;
             let room = hub::protocol::RoomCode::parse(&room).map_err(|e| anyhow::anyhow!("--room {room:?}: {e}"))?;

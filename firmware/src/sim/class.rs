@@ -195,6 +195,15 @@ impl Class {
     /// Plays a plan: each clicker starts its presses at a random moment within `jitter_ms`
     /// (seeded by `seed`, so a run can be repeated). Returns once every press was made (not acked).
     pub async fn play(&self, plan: &Plan, jitter_ms: u64, seed: u64) {
+        self.play_with(plan, seed, |_, _, rng| if jitter_ms == 0 { 0 } else { rng.random_range(0..=jitter_ms) }).await
+    }
+
+    /// Plays a plan with the clickers' starts spread evenly over `spread_ms` (all at once for 0).
+    pub async fn play_evenly(&self, plan: &Plan, spread_ms: u64) {
+        self.play_with(plan, 0, |i, n, _| spread_ms * i as u64 / n.max(1) as u64).await
+    }
+
+    async fn play_with(&self, plan: &Plan, seed: u64, delay_of: impl Fn(usize, usize, &mut StdRng) -> u64) {
         let mut rng = StdRng::seed_from_u64(seed);
         let n = self.clickers.len();
         let mut tasks = Vec::with_capacity(n);
@@ -203,7 +212,7 @@ impl Class {
             if presses.is_empty() {
                 continue;
             }
-            let delay = if jitter_ms == 0 { 0 } else { rng.random_range(0..=jitter_ms) };
+            let delay = delay_of(i, n, &mut rng);
             let clicker = clicker.clone();
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -250,6 +259,8 @@ mod tests {
             in_flight: None,
             stats: Stats::default(),
             last_ack: None,
+            sent_at: None,
+            acked_at: None,
         };
         let all: Vec<_> = (0..30).map(|i| plan.presses(i, 30, &mut rng, &snap)).collect();
         assert_eq!(all.iter().filter(|p| **p == [Some(Button::B)]).count(), 23);

@@ -36,6 +36,10 @@ pub struct Snapshot {
     pub stats: Stats,
     /// The last authenticated ack: sequence number and status.
     pub last_ack: Option<(Seq, AckStatus)>,
+    /// When the latest message was first sent (the poll that sent it).
+    pub sent_at: Option<tokio::time::Instant>,
+    /// When its authenticated ack arrived (the poll that took it).
+    pub acked_at: Option<tokio::time::Instant>,
 }
 
 impl Snapshot {
@@ -181,6 +185,8 @@ fn snapshot_of(device: &SimDevice) -> Snapshot {
         in_flight: core.in_flight_seq(),
         stats: core.stats(),
         last_ack: core.last_ack(),
+        sent_at: None,
+        acked_at: None,
     }
 }
 
@@ -221,7 +227,12 @@ async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<
             Ok(next) => next,
             Err(never) => match never {},
         };
-        let snap = snapshot_of(&device);
+        let mut snap = snapshot_of(&device);
+        let before = *snapshots.borrow();
+        snap.sent_at =
+            if snap.stats.sent != before.stats.sent { Some(tokio::time::Instant::now()) } else { before.sent_at };
+        snap.acked_at =
+            if snap.stats.acked != before.stats.acked { Some(tokio::time::Instant::now()) } else { before.acked_at };
         snapshots.send_if_modified(|s| {
             let changed = *s != snap;
             *s = snap;

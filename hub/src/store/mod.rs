@@ -76,6 +76,29 @@ pub enum Record {
     },
 }
 
+/// What a hello or a status says about a clicker, written in the batch's transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceUpdate {
+    /// A hello: firmware, battery, signal.
+    Hello {
+        /// From.
+        device: DeviceId,
+        /// Firmware version.
+        firmware: String,
+        /// Battery in mV.
+        battery_mv: u16,
+        /// Signal in dBm.
+        rssi: i16,
+    },
+    /// Online or offline.
+    Presence {
+        /// Which.
+        device: DeviceId,
+        /// Online?
+        online: bool,
+    },
+}
+
 impl Record {
     /// The device and sequence number.
     pub fn key(&self) -> (&DeviceId, Seq) {
@@ -192,46 +215,37 @@ impl Store {
             .collect()
     }
 
-    /// Records a hello: last seen, firmware, battery, signal, newest sequence number.
-    pub async fn device_hello(
-        &self,
-        id: &DeviceId,
-        seq: Seq,
-        firmware: &str,
-        battery_mv: u16,
-        rssi: i16,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE devices SET last_seen_ms = ?, firmware = ?, battery_mv = ?, rssi = ?, online = 1, \
-             newest_seq = MAX(COALESCE(newest_seq, ?), ?) WHERE id = ?",
-        )
-        .bind(now_ms())
-        .bind(firmware)
-        .bind(battery_mv as i64)
-        .bind(rssi as i64)
-        .bind(seq.0 as i64)
-        .bind(seq.0 as i64)
-        .bind(id.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records a clicker going online or offline.
-    pub async fn device_presence(&self, id: &DeviceId, online: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE devices SET online = ?, last_seen_ms = ? WHERE id = ?")
-            .bind(online as i64)
-            .bind(now_ms())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Commits a batch of accepted messages in one transaction (one fsync). Returns, per record,
-    /// whether it was new (`false`: that device and sequence number were already stored).
-    pub async fn commit(&self, batch: &[Record]) -> Result<Vec<bool>, StoreError> {
+    /// Commits a batch of accepted messages and device updates in one transaction (one fsync).
+    /// Returns, per record, whether it was new (`false`: that device and sequence number were
+    /// already stored).
+    pub async fn commit(&self, batch: &[Record], updates: &[DeviceUpdate]) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for update in updates {
+            match update {
+                DeviceUpdate::Hello { device, firmware, battery_mv, rssi } => {
+                    sqlx::query(
+                        "UPDATE devices SET last_seen_ms = ?, firmware = ?, battery_mv = ?, rssi = ?, online = 1 \
+                         WHERE id = ?",
+                    )
+                    .bind(now)
+                    .bind(firmware)
+                    .bind(*battery_mv as i64)
+                    .bind(*rssi as i64)
+                    .bind(device.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                DeviceUpdate::Presence { device, online } => {
+                    sqlx::query("UPDATE devices SET online = ?, last_seen_ms = ? WHERE id = ?")
+                        .bind(*online as i64)
+                        .bind(now)
+                        .bind(device.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
         let mut fresh = Vec::with_capacity(batch.len());
         for record in batch {
             let inserted = match record {
