@@ -67,11 +67,16 @@ pub struct BrokerTuning {
     /// Concurrent MQTT sessions; a CONNECT beyond this is refused with "server unavailable". Also
     /// bounds the listener's queue of pending handshakes. 0 means no session limit.
     pub max_connections: usize,
+    /// QoS 1 messages in flight to one client. The hub's one subscription carries every clicker's
+    /// answers: rmqtt's default of 16 would hold a lecture-hall burst to 16 per round trip.
+    pub max_inflight: std::num::NonZeroU16,
 }
 
 impl Default for BrokerTuning {
     fn default() -> Self {
-        Self { max_mqueue_len: 10_000, max_connections: 5_000 }
+        // Cannot fail: 1024 is not zero.
+        let max_inflight = std::num::NonZeroU16::new(1024).expect("not zero");
+        Self { max_mqueue_len: 10_000, max_connections: 5_000, max_inflight }
     }
 }
 
@@ -234,9 +239,7 @@ async fn build(
         // on Linux this does not let two listeners share a port.
         .reuseaddr(Some(true))
         .nodelay(true)
-        // The hub's one subscription carries every clicker's answers: rmqtt's default of 16 QoS 1
-        // messages in flight per client would hold a lecture-hall burst to 16 per round trip.
-        .max_inflight(std::num::NonZeroU16::new(1024).expect("1024 is not zero"))
+        .max_inflight(tuning.max_inflight)
         // Any client may connect until per-clicker credentials arrive (ClientAuthenticate hook).
         .allow_anonymous(true)
         .max_connections(tuning.max_connections)
@@ -348,7 +351,14 @@ mod tests {
     #[test]
     fn default_tuning_matches_the_measured_setup() {
         let tuning = super::BrokerTuning::default();
-        assert_eq!(tuning, super::BrokerTuning { max_mqueue_len: 10_000, max_connections: 5_000 });
+        assert_eq!(
+            tuning,
+            super::BrokerTuning {
+                max_mqueue_len: 10_000,
+                max_connections: 5_000,
+                max_inflight: std::num::NonZeroU16::new(1024).unwrap()
+            }
+        );
     }
 
     #[test]
@@ -704,7 +714,8 @@ mod tests {
 
         #[tokio::test]
         async fn a_full_client_queue_is_counted_as_dropped_messages() {
-            let tuning = BrokerTuning { max_mqueue_len: 1, ..BrokerTuning::default() };
+            let sixteen = std::num::NonZeroU16::new(16).expect("not zero");
+            let tuning = BrokerTuning { max_mqueue_len: 1, max_inflight: sixteen, ..BrokerTuning::default() };
             let broker = EmbeddedBroker::start(any_port(), tuning).expect("the broker starts");
             // Subscribes, then stops reading: rmqtt sends 16 messages unacknowledged, queues one more and
             // drops the rest.

@@ -8,7 +8,12 @@ use std::time::Duration;
 
 use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpec, RoomCode, Seq};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use std::collections::HashSet;
+
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+/// Rows per multi-row INSERT: 5 values each stays far below SQLite's limit on bound parameters.
+const ROWS_PER_INSERT: usize = 500;
 
 use crate::classroom::{Phase, Question, Session};
 
@@ -199,9 +204,14 @@ impl Store {
 
     /// Every registered clicker.
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
-        let rows = sqlx::query("SELECT id, key_hex, room, student, newest_seq FROM devices ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, key_hex, room, student, \
+             MAX(COALESCE((SELECT MAX(seq) FROM presses WHERE device_id = devices.id), -1), \
+                 COALESCE((SELECT MAX(seq) FROM checkins WHERE device_id = devices.id), -1)) AS newest_seq \
+             FROM devices ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(Device {
@@ -209,7 +219,7 @@ impl Store {
                     key: DeviceKey::parse(r.get("key_hex")).map_err(corrupt("device key"))?,
                     room: RoomCode::parse(r.get("room")).map_err(corrupt("room"))?,
                     student: r.get("student"),
-                    newest_seq: r.get::<Option<i64>, _>("newest_seq").map(|s| Seq(s as u64)),
+                    newest_seq: Some(r.get::<i64, _>("newest_seq")).filter(|s| *s >= 0).map(|s| Seq(s as u64)),
                 })
             })
             .collect()
@@ -246,45 +256,49 @@ impl Store {
                 }
             }
         }
-        let mut fresh = Vec::with_capacity(batch.len());
-        for record in batch {
-            let inserted = match record {
-                Record::Press { device, seq, question, answer, at_ms } => sqlx::query(
-                    "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) VALUES (?, ?, ?, ?, ?) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(device.as_str())
-                .bind(seq.0 as i64)
-                .bind(*question as i64)
-                .bind(answer.to_string())
-                .bind(at_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-                Record::CheckIn { device, seq, session, at_ms } => sqlx::query(
-                    "INSERT INTO checkins (device_id, seq, session_id, received_ms) VALUES (?, ?, ?, ?) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(device.as_str())
-                .bind(seq.0 as i64)
-                .bind(session)
-                .bind(at_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-            };
-            let (device, seq) = record.key();
-            sqlx::query(
-                "UPDATE devices SET newest_seq = MAX(COALESCE(newest_seq, ?), ?), last_seen_ms = ? WHERE id = ?",
-            )
-            .bind(seq.0 as i64)
-            .bind(seq.0 as i64)
-            .bind(now_ms())
-            .bind(device.as_str())
-            .execute(&mut *tx)
-            .await?;
-            fresh.push(inserted == 1);
+        // Multi-row inserts; RETURNING names the rows that were new (a conflict inserts nothing).
+        let mut inserted: HashSet<(String, i64)> = HashSet::new();
+        let presses: Vec<&Record> = batch.iter().filter(|r| matches!(r, Record::Press { .. })).collect();
+        let checkins: Vec<&Record> = batch.iter().filter(|r| matches!(r, Record::CheckIn { .. })).collect();
+        for chunk in presses.chunks(ROWS_PER_INSERT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO presses (device_id, seq, question_id, answer, received_ms) ");
+            q.push_values(chunk, |mut row, r| {
+                if let Record::Press { device, seq, question, answer, at_ms } = r {
+                    row.push_bind(device.as_str().to_owned())
+                        .push_bind(seq.0 as i64)
+                        .push_bind(*question as i64)
+                        .push_bind(answer.to_string())
+                        .push_bind(*at_ms);
+                }
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING device_id, seq");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                inserted.insert((row.get(0), row.get(1)));
+            }
         }
+        for chunk in checkins.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO checkins (device_id, seq, session_id, received_ms) ");
+            q.push_values(chunk, |mut row, r| {
+                if let Record::CheckIn { device, seq, session, at_ms } = r {
+                    row.push_bind(device.as_str().to_owned())
+                        .push_bind(seq.0 as i64)
+                        .push_bind(*session)
+                        .push_bind(*at_ms);
+                }
+            });
+            q.push(" ON CONFLICT DO NOTHING RETURNING device_id, seq");
+            for row in q.build().fetch_all(&mut *tx).await? {
+                inserted.insert((row.get(0), row.get(1)));
+            }
+        }
+        let fresh = batch
+            .iter()
+            .map(|r| {
+                let (device, seq) = r.key();
+                inserted.contains(&(device.as_str().to_owned(), seq.0 as i64))
+            })
+            .collect();
         tx.commit().await?;
         Ok(fresh)
     }
