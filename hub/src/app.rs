@@ -174,6 +174,18 @@ impl App {
         });
 
         let engine_task = tokio::spawn(engine.run(inbound_rx, commands));
+        let checkpoints = tokio::spawn({
+            let store = store.clone();
+            async move {
+                let mut every = tokio::time::interval(Duration::from_secs(5));
+                loop {
+                    every.tick().await;
+                    if let Err(e) = store.checkpoint().await {
+                        tracing::warn!("WAL checkpoint: {e}");
+                    }
+                }
+            }
+        });
         let broker_kind = if broker.is_some() { "embedded" } else { "external" };
         let state = AppState {
             engine: handle,
@@ -190,6 +202,7 @@ impl App {
         let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), mqtt_task).await;
+        checkpoints.abort();
         if let Some(broker) = &broker {
             metrics.broker_dropped.store(broker.dropped_messages(), Ordering::Relaxed);
         }

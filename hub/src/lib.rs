@@ -3,6 +3,7 @@
 //!
 //! # Layout
 //!
+//! - [`cli`] — the command line; `main.rs` only calls it.
 //! - [`config`] — typed settings: defaults < TOML file < `CLASSHUB_*` env < flags.
 //! - [`app`] — `App::build` binds every listener; `run_until_stopped` runs and shuts down cleanly.
 //! - [`broker`] — the embedded MQTT broker (rmqtt), or none when an external one is configured.
@@ -20,6 +21,7 @@ pub mod app;
 pub mod bench;
 pub mod broker;
 pub mod classroom;
+pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;

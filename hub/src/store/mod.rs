@@ -172,10 +172,20 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // No checkpoint inside a commit (it would stall that batch's acks): `checkpoint` runs
+            // them from a quiet moment instead.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
+    }
+
+    /// Copies the write-ahead log into the database as far as readers allow, without blocking writers
+    /// (SQLite's PASSIVE checkpoint). The app runs it every few seconds.
+    pub async fn checkpoint(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Whether the database answers.

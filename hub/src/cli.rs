@@ -1,0 +1,190 @@
+//! The `classhub` command line: serve, demo, bench, broker, device, print-default-config.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::app::App;
+use crate::config::Settings;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "classhub", version, about = "The classhub hub: classroom answers and attendance, on the hub alone")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the hub.
+    Serve {
+        /// A TOML settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Use this external broker (mqtt://host:port) instead of the embedded one.
+        #[arg(long)]
+        mqtt_url: Option<String>,
+        /// The embedded broker's listen address.
+        #[arg(long)]
+        mqtt_listen: Option<SocketAddr>,
+        /// The web server's listen address.
+        #[arg(long)]
+        http: Option<SocketAddr>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// A hub with a simulated class and a lesson that keeps going: the newcomer's first run.
+    Demo {
+        /// How many simulated clickers.
+        #[arg(long, default_value_t = 28)]
+        clickers: usize,
+        /// The web server's listen address.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Where the database lives (default: a fresh folder in the system's temp dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Print the default settings as TOML.
+    PrintDefaultConfig,
+    /// Run the embedded MQTT broker alone (what the broker costs without the hub).
+    Broker {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:1883")]
+        listen: SocketAddr,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+    /// Clickers.
+    Device {
+        #[command(subcommand)]
+        command: DeviceCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// The lecture-hall burst: N clickers press once, against the hub and against a bare echo.
+    Burst {
+        /// How many clickers.
+        #[arg(long, default_value_t = 1000)]
+        clickers: usize,
+        /// Spread the presses evenly over this many ms (0: all at once).
+        #[arg(long, default_value_t = 0)]
+        spread_ms: u64,
+        /// embedded, mosquitto, or mqtt://HOST:PORT.
+        #[arg(long, default_value = "embedded")]
+        broker: crate::bench::BenchBroker,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeviceCmd {
+    /// Register a clicker: prints its new device id and key, to provision it with.
+    Add {
+        /// Its room.
+        #[arg(long)]
+        room: String,
+        /// Its student.
+        #[arg(long)]
+        student: Option<String>,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Runs one command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let env = std::env::vars().filter(|(k, _)| k.starts_with("CLASSHUB_"));
+    match cli.command {
+        Cmd::PrintDefaultConfig => print!("{}", Settings::default_toml()),
+        Cmd::Broker { listen } => {
+            let broker = crate::broker::EmbeddedBroker::start(listen, crate::broker::BrokerTuning::default())?;
+            println!("classhub ready mqtt=mqtt://{}", broker.local_addr());
+            shutdown_signal().await;
+            broker.shutdown();
+        }
+        Cmd::Bench { command: BenchCmd::Burst { clickers, spread_ms, broker, json } } => {
+            let exe = std::env::current_exe()?;
+            let report = crate::bench::burst(&exe, clickers, spread_ms, broker).await?;
+            if json { println!("{}", serde_json::to_string(&report)?) } else { println!("{report}") }
+        }
+        Cmd::Device { command: DeviceCmd::Add { room, student, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let room = crate::protocol::RoomCode::parse(&room).map_err(|e| anyhow::anyhow!("--room {room:?}: {e}"))?;
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let device = crate::web::generate_device(room, student);
+            store.add_device(&device).await?;
+            store.close().await;
+            println!("device {} key {} room {}", device.id, device.key.to_hex(), device.room);
+        }
+        Cmd::Serve { config, mqtt_url, mqtt_listen, http, data } => {
+            let mut s = Settings::load(config.as_deref(), env)?;
+            s.mqtt.url = mqtt_url.or(s.mqtt.url);
+            s.mqtt.listen = mqtt_listen.unwrap_or(s.mqtt.listen);
+            s.http.listen = http.unwrap_or(s.http.listen);
+            s.data_dir = data.unwrap_or(s.data_dir);
+            crate::init_logs(&s.log);
+            let app = App::build(&s).await?;
+            println!("{}", app.ready_line());
+            app.run_until_stopped(shutdown_signal()).await?;
+        }
+        Cmd::Demo { clickers, http, data } => {
+            let mut s = Settings::load(None, env)?;
+            s.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+            s.http.listen = http;
+            s.data_dir =
+                data.unwrap_or_else(|| std::env::temp_dir().join(format!("classhub-demo-{}", std::process::id())));
+            crate::init_logs(&s.log);
+            let store = crate::store::Store::open(&s.data_dir).await?;
+            crate::demo::prepare(&store, clickers).await.context("preparing the demo class")?;
+            store.close().await;
+            let app = match App::build(&s).await {
+                Ok(app) => app,
+                Err(e) if http.port() != 0 => {
+                    eprintln!("{e:#}; using a free port instead");
+                    s.http.listen.set_port(0);
+                    App::build(&s).await?
+                }
+                Err(e) => return Err(e),
+            };
+            let engine = app.engine();
+            println!("{}", app.ready_line());
+            println!("open http://{}/api/v1/rooms/demo/live (data in {})", app.http_addr(), s.data_dir.display());
+            let lesson = tokio::spawn(crate::demo::lesson(engine, app.mqtt().clone(), clickers));
+            app.run_until_stopped(shutdown_signal()).await?;
+            lesson.abort();
+        }
+    }
+    Ok(())
+}
