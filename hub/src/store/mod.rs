@@ -212,6 +212,26 @@ impl Store {
         Ok(())
     }
 
+    /// What the hub last heard from a clicker: (last seen ms, firmware, battery mV, RSSI, online).
+    pub async fn device_health(
+        &self,
+        id: &DeviceId,
+    ) -> Result<Option<(Option<i64>, Option<String>, Option<i64>, Option<i64>, bool)>, StoreError> {
+        let row = sqlx::query("SELECT last_seen_ms, firmware, battery_mv, rssi, online FROM devices WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| {
+            (
+                r.get("last_seen_ms"),
+                r.get("firmware"),
+                r.get("battery_mv"),
+                r.get("rssi"),
+                r.get::<i64, _>("online") != 0,
+            )
+        }))
+    }
+
     /// Every registered clicker.
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
         let rows = sqlx::query(
