@@ -169,6 +169,8 @@ pub struct Engine {
     log: QuietLog,
     online: HashSet<DeviceId>,
     last_reload: Option<Instant>,
+    limiter: ingest::limit::RateLimiter,
+    refusals: ingest::limit::RateLimiter,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -221,6 +223,8 @@ impl Engine {
             log: QuietLog::default(),
             online: HashSet::new(),
             last_reload: None,
+            limiter: ingest::limit::RateLimiter::default(),
+            refusals: ingest::limit::RateLimiter::default(),
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -391,6 +395,12 @@ impl Engine {
                 Inbound::Status(_) | Inbound::Hello(_) => continue,
             };
             if let Err(ack) = auth {
+                // Refusals are acked within a budget per device id: a flood of forged messages is
+                // counted, not answered one by one.
+                if !self.refusals.allow(&from.device, raw.at) {
+                    self.metrics.reject(ack.reason.unwrap_or(RejectReason::RateLimited));
+                    continue;
+                }
                 match ack.status {
                     AckStatus::Rejected => self.metrics.reject(ack.reason.unwrap_or(RejectReason::Malformed)),
                     AckStatus::Duplicate => {
@@ -404,6 +414,15 @@ impl Engine {
                 } else {
                     now_acks.push(pending)
                 }
+                continue;
+            }
+            // Only authenticated messages spend a device's budget, so nobody can silence a clicker
+            // by sending in its name.
+            if !self.limiter.allow(&from.device, raw.at) {
+                self.metrics.reject(RejectReason::RateLimited);
+                self.log.warn("rate limited", &from.device);
+                let ack = self.signed_ack(&from.device, seq, AckStatus::Rejected, Some(RejectReason::RateLimited));
+                now_acks.push(PendingAck { room: from.room, device: from.device, ack, received: raw.at });
                 continue;
             }
             let entry = match record {

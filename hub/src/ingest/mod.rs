@@ -1,6 +1,8 @@
 //! MQTT in: a clicker message parsed once at the edge into one [`Inbound`] value, or refused with the
 //! reason the ack will carry.
 
+pub mod limit;
+
 use firmware::protocol::topics::{self, Parsed};
 use firmware::protocol::{
     self, Answer, CheckIn, ClickerTopic, CodecError, DeviceId, Hello, MAX_PAYLOAD, RejectReason, RoomCode, Status,

@@ -170,3 +170,56 @@ async fn duplicates_changes_closed_questions_and_bad_input_each_get_their_answer
     observer.stop().await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_from_one_clicker_is_refused_and_the_class_goes_on() {
+    let app = TestApp::spawn("flood").await;
+    let room = unique_room("flood");
+    let cfg = app.register_class(&room, "flood", 2).await;
+    let q = app.open_single(&room, 4).await;
+    let observer = Observer::start(&app.mqtt, &format!("classhub/v1/{room}/clicker/+/ack")).await;
+    let flooder =
+        Hand { observer: &observer, room: room.clone(), id: cfg.identities[0].clone(), read: Default::default() };
+    let student =
+        Hand { observer: &observer, room: room.clone(), id: cfg.identities[1].clone(), read: Default::default() };
+
+    // 200 well-signed answers as fast as the broker takes them.
+    for n in 1..=200 {
+        flooder.press(Seq::new(1, n), q, if n % 2 == 0 { "A" } else { "B" }).await;
+    }
+    student.press(Seq::new(1, 1), q, "C").await;
+    assert_eq!(student.ack(Seq::new(1, 1)).await.status, AckStatus::Stored, "the rest of the class is served");
+
+    let mut limited = 0;
+    for _ in 0..100 {
+        let metrics = app.get("/metrics").await.1;
+        limited = metric(&metrics, "classhub_rejected_total{reason=\"rate_limited\"}");
+        if limited >= 150 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(limited >= 150, "most of the flood is refused: {limited}");
+    // Someone sending in the student's name with the wrong key cannot use up the student's budget.
+    for n in 2..=100 {
+        let forged = student.answer(Seq::new(1, n), q, "A", &DeviceKey([7; 16]));
+        student.send(&room, ClickerTopic::Answer, &forged).await;
+    }
+    student.press(Seq::new(1, 101), q, "D").await;
+    let mut stored_d = false;
+    for _ in 0..100 {
+        let presses = app.store().await.presses(q).await.unwrap();
+        if presses.iter().any(|(d, s, _)| *d == student.id.device && *s == Seq::new(1, 101)) {
+            stored_d = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(stored_d, "the student's real answer is still stored");
+    let stored = app.store().await.presses(q).await.unwrap();
+    assert!(stored.len() <= 2 + 40, "the flood did not fill the store: {}", stored.len());
+    let (status, _) = app.get("/healthz").await;
+    assert_eq!(status, 200);
+    observer.stop().await;
+    app.stop().await;
+}
