@@ -141,12 +141,5 @@ impl TestApp {
     }
 }
 
-/// Identities of a simulated class, as a map for responders.
-pub fn keys_of(
-    cfg: &ClassConfig,
-) -> std::collections::HashMap<firmware::protocol::DeviceId, firmware::protocol::DeviceKey> {
-    cfg.identities.iter().map(|i| (i.device.clone(), i.key.clone())).collect()
-}
-
 /// The simulator's identity function, re-exported for tests.
 pub use sim::identity;

@@ -1,7 +1,6 @@
 //! HTTP: the JSON API under `/api/v1`, the live event stream, `/healthz` and `/metrics`.
 //! `app(state) -> Router`, so handler tests need no socket.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpe
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::classroom::{ClassroomError, Live};
+use crate::classroom::Live;
 use crate::engine::{CommandError, EngineHandle, NewQuestion};
 use crate::metrics::Metrics;
 use crate::store::{Device, Store, StoreError};
@@ -95,9 +94,7 @@ impl IntoResponse for ApiError {
 impl From<CommandError> for ApiError {
     fn from(e: CommandError) -> Self {
         match e {
-            CommandError::Classroom(ClassroomError::WrongPhase(_)) | CommandError::Classroom(_) => {
-                ApiError::Conflict(e.to_string())
-            }
+            CommandError::Classroom(_) => ApiError::Conflict(e.to_string()),
             CommandError::Invalid(m) => ApiError::BadRequest(m),
             CommandError::Store(StoreError::DeviceExists(_)) => ApiError::Conflict(e.to_string()),
             CommandError::Store(e) => ApiError::Internal(e.to_string()),
@@ -294,6 +291,3 @@ async fn reveal(State(s): State<AppState>, Path(code): Path<String>) -> Result<S
     s.engine.reveal(room(&code)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-
-/// The board type the engine publishes, for tests.
-pub type LiveBoard = Arc<BTreeMap<RoomCode, Live>>;
