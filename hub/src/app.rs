@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::engine::{Command, Engine, EngineHandle, Raw};
 use crate::ingest;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{CheckpointPolicy, Store};
 use crate::web::{self, AppState, BrokerInfo};
 
 /// A built hub, listeners bound, not yet running.
@@ -177,9 +177,15 @@ impl App {
         let checkpoints = tokio::spawn({
             let store = store.clone();
             async move {
-                let mut every = tokio::time::interval(Duration::from_secs(5));
+                let policy = CheckpointPolicy::default();
+                let mut last_checkpoint = Instant::now();
+                let mut every = tokio::time::interval(Duration::from_millis(250));
                 loop {
                     every.tick().await;
+                    if !policy.due(Instant::now(), store.last_write(), last_checkpoint) {
+                        continue;
+                    }
+                    last_checkpoint = Instant::now();
                     if let Err(e) = store.checkpoint().await {
                         tracing::warn!("WAL checkpoint: {e}");
                     }

@@ -87,6 +87,10 @@ pub struct BurstReport {
     pub added_p99_ms: f64,
     /// The hub process's peak resident memory.
     pub hub_rss_mb: f64,
+    /// CPU time the hub process spent from the moment the clickers pressed until the last ack
+    /// (with `embedded`, the broker's share included): on a 2-core machine that the clickers share,
+    /// this is the time the hub takes from them.
+    pub hub_cpu_ms: Option<f64>,
     /// The broker process's peak resident memory (the embedded broker alone, for `embedded`).
     pub broker_rss_mb: Option<f64>,
 }
@@ -107,6 +111,17 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     let kb: f64 =
         status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// CPU time a process's live threads have run so far, in ms (Linux `/proc/PID/task/*/schedstat`,
+/// nanoseconds on the CPU).
+fn cpu_ms(pid: u32) -> Option<f64> {
+    let mut ns = 0.0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else { continue };
+        ns += stat.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0);
+    }
+    Some(ns / 1e6)
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -194,14 +209,16 @@ fn phase_report(snaps: &[Snapshot]) -> PhaseReport {
     }
 }
 
-/// Connects every clicker, presses, and waits for every ack (or the time limit).
+/// Connects every clicker, presses, and waits for every ack (or the time limit). With `watch`, also
+/// returns the CPU time that process used from the presses to the end.
 async fn run_phase(
     broker: &BrokerAddr,
     room: &RoomCode,
     seed: &str,
     n: usize,
     spread_ms: u64,
-) -> anyhow::Result<PhaseReport> {
+    watch: Option<u32>,
+) -> anyhow::Result<(PhaseReport, Option<f64>)> {
     let mut cfg = ClassConfig::new(broker.clone(), room.clone(), seed, n);
     // A long, clean press, so that a busy machine does not miss it between two samples.
     cfg.finger = sim::Finger { hold_ms: 200, chatter: false };
@@ -211,9 +228,14 @@ async fn run_phase(
         .wait_until(|s| s.sees_open_question(), connect_limit)
         .await
         .map_err(|e| anyhow::anyhow!("clickers did not all connect and see the question: {e}"))?;
+    let cpu_before = watch.and_then(cpu_ms);
     class.play_evenly(&Plan::Everyone(Button::B), spread_ms).await;
     let _ = class.wait_until(|s| s.state == State::Stored, Duration::from_secs(30)).await;
-    Ok(phase_report(&class.snapshots()))
+    let cpu = match (cpu_before, watch.and_then(cpu_ms)) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
+    };
+    Ok((phase_report(&class.snapshots()), cpu))
 }
 
 /// Runs the burst. `exe` is the `classhub` binary (the hub runs as its own process).
@@ -256,7 +278,7 @@ pub async fn burst(exe: &Path, clickers: usize, spread_ms: u64, broker: BenchBro
             (None, hub, addr.clone(), url)
         }
     };
-    let hub = run_phase(&hub_broker, &hub_room, seed, clickers, spread_ms).await?;
+    let (hub, hub_cpu_ms) = run_phase(&hub_broker, &hub_room, seed, clickers, spread_ms, Some(hub_proc.0.id())).await?;
     let hub_rss_mb = peak_rss_mb(hub_proc.0.id()).unwrap_or(f64::NAN);
     drop(hub_proc);
 
@@ -273,7 +295,7 @@ pub async fn burst(exe: &Path, clickers: usize, spread_ms: u64, broker: BenchBro
     let question =
         firmware::protocol::QuestionAnnouncement { q: 1, spec, state: firmware::protocol::QuestionState::Open };
     publish_retained(&echo_broker, &firmware::protocol::topics::question(&echo_room), &question).await?;
-    let echo = run_phase(&echo_broker, &echo_room, seed, clickers, spread_ms).await?;
+    let (echo, _) = run_phase(&echo_broker, &echo_room, seed, clickers, spread_ms, None).await?;
     echo_responder.stop().await;
     let broker_rss_mb = match (&broker_proc, &echo_broker_proc) {
         (Some(p), _) | (None, Some(p)) => peak_rss_mb(p.0.id()),
@@ -292,6 +314,7 @@ pub async fn burst(exe: &Path, clickers: usize, spread_ms: u64, broker: BenchBro
         hub,
         echo,
         hub_rss_mb,
+        hub_cpu_ms,
         broker_rss_mb,
     })
 }
@@ -317,9 +340,10 @@ impl std::fmt::Display for BurstReport {
         }
         write!(
             f,
-            "  ratio {:.2}  added p99 {:.1} ms  hub RSS {:.1} MB  broker RSS {}",
+            "  ratio {:.2}  added p99 {:.1} ms  hub CPU {} ms  hub RSS {:.1} MB  broker RSS {}",
             self.ratio,
             self.added_p99_ms,
+            self.hub_cpu_ms.map_or("n/a".to_owned(), |m| format!("{m:.0}")),
             self.hub_rss_mb,
             self.broker_rss_mb.map_or("n/a".to_owned(), |m| format!("{m:.1} MB"))
         )

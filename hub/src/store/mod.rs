@@ -4,7 +4,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpec, RoomCode, Seq};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -16,6 +17,9 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 const ROWS_PER_INSERT: usize = 500;
 
 use crate::classroom::{Phase, Question, Session};
+
+mod checkpoint;
+pub use checkpoint::CheckpointPolicy;
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +163,8 @@ fn corrupt<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> StoreError + '
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// When `commit` last wrote, so checkpoints can wait for a quiet moment.
+    last_write: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Store {
@@ -178,14 +184,20 @@ impl Store {
             .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Store { pool })
+        Ok(Store { pool, last_write: Arc::default() })
     }
 
     /// Copies the write-ahead log into the database as far as readers allow, without blocking writers
-    /// (SQLite's PASSIVE checkpoint). The app runs it every few seconds.
+    /// (SQLite's PASSIVE checkpoint). The app runs it when [`CheckpointPolicy`] says so.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// When answers or device updates were last committed (`None`: not since the store opened).
+    pub fn last_write(&self) -> Option<Instant> {
+        // Cannot fail unless a holder of the lock panicked; the lock is held for one assignment.
+        *self.last_write.lock().expect("last_write lock")
     }
 
     /// Whether the database answers.
@@ -330,6 +342,8 @@ impl Store {
             })
             .collect();
         tx.commit().await?;
+        // Cannot fail unless a holder of the lock panicked; the lock is held for one assignment.
+        *self.last_write.lock().expect("last_write lock") = Some(Instant::now());
         Ok(fresh)
     }
 
