@@ -39,6 +39,23 @@ impl Lang {
         best.map_or(Lang::default(), |(_, l)| l)
     }
 
+    /// The other language, for the switch on every page.
+    pub const fn other(self) -> Lang {
+        match self {
+            Lang::Nl => Lang::En,
+            Lang::En => Lang::Nl,
+        }
+    }
+
+    /// Parses a language code (`nl`, `en`).
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code {
+            "nl" => Some(Lang::Nl),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
     /// "23 of 28 answered" / "23 van 28 beantwoord".
     pub fn answered(self, answered: u32, expected: u32) -> String {
         match self {
@@ -46,6 +63,96 @@ impl Lang {
             Lang::En => format!("{answered} of {expected} answered"),
         }
     }
+}
+
+/// The interface's words: `name: "Nederlands", "English";` becomes `Lang::name(self)`.
+macro_rules! words {
+    ($($(#[$doc:meta])* $name:ident: $nl:literal, $en:literal;)*) => {
+        impl Lang {
+            $(
+                $(#[$doc])*
+                #[doc = concat!("\"", $en, "\" / \"", $nl, "\"")]
+                pub const fn $name(self) -> &'static str {
+                    match self {
+                        Lang::Nl => $nl,
+                        Lang::En => $en,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+words! {
+    language_name: "Nederlands", "English";
+    app_name: "classhub", "classhub";
+    log_in: "Inloggen", "Log in";
+    log_out: "Uitloggen", "Log out";
+    username: "Gebruikersnaam", "User name";
+    password: "Wachtwoord", "Password";
+    wrong_login: "Gebruikersnaam of wachtwoord klopt niet.", "User name or password is wrong.";
+    too_many_tries: "Te veel pogingen. Probeer het over een paar seconden opnieuw.", "Too many tries. Try again in a few seconds.";
+    rooms: "Lokalen", "Rooms";
+    room: "Lokaal", "Room";
+    devices: "Stemkastjes", "Clickers";
+    no_rooms: "Nog geen lokalen: een technicus registreert eerst stemkastjes.", "No rooms yet: a technician registers clickers first.";
+    open_room: "Openen", "Open";
+    lesson: "Les", "Session";
+    no_lesson: "Er loopt geen les in dit lokaal.", "No session is running in this room.";
+    class_name: "Klas", "Class";
+    start_lesson: "Les starten", "Start session";
+    end_lesson: "Les beëindigen", "End session";
+    ask_question: "Vraag stellen", "Ask a question";
+    kind: "Soort", "Kind";
+    kind_single: "Eén antwoord", "Single choice";
+    kind_multi: "Meer antwoorden", "Multiple choice";
+    kind_truefalse: "Waar / niet waar", "True / false";
+    kind_scale: "Schaal 1–5", "Scale 1–5";
+    options: "Aantal opties", "Options";
+    correct_answer: "Goed antwoord (optioneel)", "Correct answer (optional)";
+    countdown: "Aftellen in seconden (optioneel)", "Countdown in seconds (optional)";
+    open_question: "Vraag openen", "Open question";
+    close_question: "Vraag sluiten", "Close question";
+    reveal: "Antwoord tonen", "Reveal";
+    question: "Vraag", "Question";
+    no_question: "Nog geen vraag gesteld.", "No question asked yet.";
+    is_open: "open", "open";
+    is_closed: "gesloten", "closed";
+    is_revealed: "getoond", "revealed";
+    who_answered: "Wie heeft geantwoord", "Who has answered";
+    distribution: "Verdeling", "Distribution";
+    true_word: "Waar", "True";
+    false_word: "Niet waar", "False";
+    seconds_left: "seconden", "seconds";
+    projector_view: "Beamerweergave", "Projector view";
+    projector_link_help: "Open deze link op de computer van de beamer; er is geen login nodig.", "Open this link on the projector's computer; it needs no login.";
+    new_link: "Nieuwe link maken (de oude werkt dan niet meer)", "Make a new link (the old one stops working)";
+    connection_lost: "Verbinding met de hub verbroken; opnieuw verbinden…", "Connection to the hub lost; reconnecting…";
+    connection_back: "Weer verbonden.", "Connected again.";
+    waiting_for_question: "Wacht op de volgende vraag…", "Waiting for the next question…";
+    device: "Stemkastje", "Clicker";
+    student: "Leerling", "Student";
+    battery: "Batterij", "Battery";
+    signal: "Signaal", "Signal";
+    firmware: "Firmware", "Firmware";
+    last_seen: "Laatst gezien", "Last seen";
+    status: "Status", "Status";
+    online: "online", "online";
+    offline: "offline", "offline";
+    never: "nooit", "never";
+    battery_low: "batterij bijna leeg", "battery low";
+    only_battery_low: "Alleen batterij bijna leeg", "Only battery low";
+    not_seen_days: "Niet gezien sinds (dagen)", "Not seen for (days)";
+    filter: "Filteren", "Filter";
+    sort_by: "Sorteren op", "Sort by";
+    register_device: "Stemkastje registreren", "Register a clicker";
+    register: "Registreren", "Register";
+    registered: "Geregistreerd. Zet deze sleutel op het stemkastje; hij wordt niet opnieuw getoond.", "Registered. Put this key on the clicker; it is not shown again.";
+    key: "Sleutel", "Key";
+    reassign: "Toewijzen", "Assign";
+    no_devices: "Geen stemkastjes gevonden.", "No clickers found.";
+    forbidden: "Deze pagina is niet voor jouw rol.", "This page is not for your role.";
+    not_found: "Niet gevonden.", "Not found.";
 }
 
 #[cfg(test)]
@@ -60,6 +167,17 @@ mod tests {
         assert_eq!(Lang::from_accept_language("fr-FR"), Lang::Nl, "Dutch when neither is asked for");
         assert_eq!(Lang::from_accept_language("nl;q=0,en"), Lang::En);
         assert_eq!(Lang::from_accept_language(""), Lang::Nl);
+    }
+
+    #[test]
+    fn the_words_follow_the_glossary() {
+        assert_eq!(Lang::Nl.reveal(), "Antwoord tonen");
+        assert_eq!(Lang::Nl.devices(), "Stemkastjes");
+        assert_eq!(Lang::Nl.projector_view(), "Beamerweergave");
+        assert_eq!(Lang::En.battery_low(), "battery low");
+        assert_eq!(Lang::Nl.other(), Lang::En);
+        assert_eq!(Lang::parse("en"), Some(Lang::En));
+        assert_eq!(Lang::parse("de"), None);
     }
 
     #[test]

@@ -4,5 +4,11 @@
 //! # Layout
 //!
 //! - [`i18n`] — the interface's two languages, Dutch first, and the words in GLOSSARY.md.
+//! - [`views`] — the page shell and every page: login, rooms, teacher, projector, devices.
+//! - [`chart`] — SVG charts drawn on the server (the answer histogram).
 
+pub mod chart;
 pub mod i18n;
+pub mod views;
+
+pub use i18n::Lang;

@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - [`cli`] — the command line; `main.rs` only calls it.
+//! - [`auth`] — accounts, roles, password hashes, login tokens and the wrong-password throttle.
 //! - [`config`] — typed settings: defaults < TOML file < `CLASSHUB_*` env < flags.
 //! - [`app`] — `App::build` binds every listener; `run_until_stopped` runs and shuts down cleanly.
 //! - [`broker`] — the embedded MQTT broker (rmqtt), or none when an external one is configured.
@@ -18,6 +19,7 @@
 //! - [`protocol`] — wire protocol v1, re-exported from `firmware::protocol`.
 
 pub mod app;
+pub mod auth;
 pub mod bench;
 pub mod broker;
 pub mod classroom;

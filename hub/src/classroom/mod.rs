@@ -153,6 +153,9 @@ pub struct LiveQuestion {
     pub correct: Option<String>,
     /// When the countdown ends, if any.
     pub closes_at_ms: Option<u64>,
+    /// The clickers that have answered, by id (who, never what: for the teacher's response grid).
+    #[serde(skip)]
+    pub answered_by: Vec<DeviceId>,
 }
 
 /// Every room's sessions and questions.
@@ -294,6 +297,11 @@ impl Classroom {
                 answered: q.answered(),
                 correct: q.correct.map(|c| c.to_string()),
                 closes_at_ms: q.closes_at_ms,
+                answered_by: {
+                    let mut who: Vec<DeviceId> = q.latest.keys().cloned().collect();
+                    who.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+                    who
+                },
             }),
             expected: r.map_or(0, |r| r.devices.len() as u32),
         }

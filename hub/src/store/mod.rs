@@ -18,6 +18,7 @@ const ROWS_PER_INSERT: usize = 500;
 
 use crate::classroom::{Phase, Question, Session};
 
+mod accounts;
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 
@@ -39,6 +40,9 @@ pub enum StoreError {
     /// A device id is already taken.
     #[error("device {0} already exists")]
     DeviceExists(String),
+    /// A user name is already taken.
+    #[error("user {0} already exists")]
+    UserExists(String),
 }
 
 /// A registered clicker.
