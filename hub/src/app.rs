@@ -37,6 +37,8 @@ pub struct App {
     handle: EngineHandle,
     connected: Arc<AtomicBool>,
     rooms: ingest::Rooms,
+    login_ttl: Duration,
+    first_admin_password: Option<String>,
 }
 
 /// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
@@ -60,6 +62,7 @@ impl App {
         let store = Store::open(&settings.data_dir)
             .await
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+        let first_admin_password = web::session::first_admin(&store).await.context("making the first account")?;
         let http = TcpListener::bind(settings.http.listen)
             .await
             .with_context(|| format!("binding HTTP on {}", settings.http.listen))?;
@@ -88,6 +91,8 @@ impl App {
             commands,
             handle,
             connected: Arc::new(AtomicBool::new(false)),
+            login_ttl: Duration::from_secs(settings.http.login_hours.max(1) * 3600),
+            first_admin_password,
             rooms,
         })
     }
@@ -105,6 +110,12 @@ impl App {
     /// `classhub ready http=... mqtt=...`, the line printed once listening.
     pub fn ready_line(&self) -> String {
         format!("classhub ready http=http://{} mqtt={}", self.http_addr, self.mqtt_addr)
+    }
+
+    /// On the very first start (no accounts yet): the password of the `admin` account just made,
+    /// to be shown once.
+    pub fn first_admin_password(&self) -> Option<&str> {
+        self.first_admin_password.as_deref()
     }
 
     /// A handle to the engine, for the demo and tests.
@@ -192,6 +203,7 @@ impl App {
                 }
             }
         });
+        let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let broker_kind = if broker.is_some() { "embedded" } else { "external" };
         let state = AppState {
             engine: handle,
@@ -199,6 +211,15 @@ impl App {
             metrics: metrics.clone(),
             broker: BrokerInfo { kind: broker_kind, url: mqtt_addr.to_string(), connected },
             started: Instant::now(),
+            throttle: Arc::default(),
+            login_ttl: self.login_ttl,
+            stopping: stopping_rx,
+        };
+        // Live streams never end by themselves: tell them to, or the graceful shutdown would wait for
+        // every open teacher page and projector.
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(true);
         };
         let server = axum::serve(http, web::app(state)).with_graceful_shutdown(shutdown);
         let served = server.await;

@@ -65,6 +65,29 @@ enum Cmd {
         #[command(subcommand)]
         command: DeviceCmd,
     },
+    /// Dashboard accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Make an account: prints its one-time password.
+    Add {
+        /// The user name (a-z, 0-9, '.', '_', '-').
+        name: String,
+        /// teacher, technician or admin.
+        #[arg(long, default_value = "teacher")]
+        role: String,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -123,6 +146,17 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
+/// On the first start, says once how to log in (on stderr: stdout keeps the one ready line).
+fn announce_first_admin(app: &App) {
+    if let Some(password) = app.first_admin_password() {
+        eprintln!(
+            "classhub: first start: log in at http://{}/login as \"admin\" with password \"{password}\" \
+             (shown only now; add accounts with `classhub user add NAME --role teacher`)",
+            app.http_addr()
+        );
+    }
+}
+
 /// Runs one command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let env = std::env::vars().filter(|(k, _)| k.starts_with("CLASSHUB_"));
@@ -148,6 +182,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             println!("device {} key {} room {}", device.id, device.key.to_hex(), device.room);
         }
+        Cmd::User { command: UserCmd::Add { name, role, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let name = crate::auth::Username::parse(&name)?;
+            let role = crate::auth::Role::parse(&role)?;
+            let password = crate::auth::new_password();
+            let hash = crate::auth::hash_password(&password)?;
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            store.add_user(&name, role, &hash, crate::store::now_ms()).await?;
+            store.close().await;
+            println!("user {name} role {} password {password}", role.as_str());
+        }
         Cmd::Serve { config, mqtt_url, mqtt_listen, http, data } => {
             let mut s = Settings::load(config.as_deref(), env)?;
             s.mqtt.url = mqtt_url.or(s.mqtt.url);
@@ -157,6 +202,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::init_logs(&s.log);
             let app = App::build(&s).await?;
             println!("{}", app.ready_line());
+            announce_first_admin(&app);
             app.run_until_stopped(shutdown_signal()).await?;
         }
         Cmd::Demo { clickers, http, data } => {
@@ -180,7 +226,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let engine = app.engine();
             println!("{}", app.ready_line());
-            println!("open http://{}/api/v1/rooms/demo/live (data in {})", app.http_addr(), s.data_dir.display());
+            println!("open http://{}/ (data in {})", app.http_addr(), s.data_dir.display());
+            announce_first_admin(&app);
             let lesson = tokio::spawn(crate::demo::lesson(engine, app.mqtt().clone(), clickers));
             app.run_until_stopped(shutdown_signal()).await?;
             lesson.abort();

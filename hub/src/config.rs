@@ -27,11 +27,13 @@ impl Default for MqttSettings {
 pub struct HttpSettings {
     /// Listen address (port 0: any free port).
     pub listen: SocketAddr,
+    /// How long a dashboard login lasts, in hours.
+    pub login_hours: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: SocketAddr::from(([0, 0, 0, 0], 8080)) }
+        HttpSettings { listen: SocketAddr::from(([0, 0, 0, 0], 8080)), login_hours: 12 }
     }
 }
 

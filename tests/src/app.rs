@@ -24,6 +24,8 @@ pub struct TestApp {
     pub engine: EngineHandle,
     /// The data directory.
     pub data: PathBuf,
+    /// The admin login the helpers send (`classhub_login=...`).
+    pub cookie: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -63,7 +65,71 @@ impl TestApp {
         let task = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp { http, mqtt, engine, data, stop: Some(stop), task: Some(task) }
+        let mut app = TestApp { http, mqtt, engine, data, cookie: String::new(), stop: Some(stop), task: Some(task) };
+        app.add_user("test-admin", "admin", TEST_PASSWORD).await;
+        app.cookie = app.log_in("test-admin", TEST_PASSWORD).await.expect("the test admin logs in");
+        app
+    }
+
+    /// Makes an account with `password` (kept as it is if the name exists, as after a restart).
+    pub async fn add_user(&self, name: &str, role: &str, password: &str) {
+        let store = self.store().await;
+        let hash = hub::auth::hash_password(password).expect("hashable password");
+        let name = hub::auth::Username::parse(name).expect("valid user name");
+        let role = hub::auth::Role::parse(role).expect("known role");
+        match store.add_user(&name, role, &hash, hub::store::now_ms()).await {
+            Ok(_) | Err(hub::store::StoreError::UserExists(_)) => {}
+            Err(e) => panic!("account {name}: {e}"),
+        }
+        store.close().await;
+    }
+
+    /// Logs in through the login form; the login cookie (`classhub_login=...`), or the response.
+    pub async fn log_in(&self, name: &str, password: &str) -> Result<String, HttpResponse> {
+        let body = format!("username={name}&password={password}");
+        let r = self.send("POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await;
+        let cookie = r
+            .header("set-cookie")
+            .and_then(|c| c.split(';').next())
+            .filter(|c| c.starts_with("classhub_login=") && c.len() > "classhub_login=".len())
+            .map(str::to_owned);
+        match (r.status, cookie) {
+            (303, Some(cookie)) => Ok(cookie),
+            _ => Err(r),
+        }
+    }
+
+    /// Any request: method, path, headers, body. Sends no cookie unless given in `headers`.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("connect to the hub's HTTP");
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.http);
+        for (name, value) in headers {
+            req.push_str(&format!("{name}: {value}\r\n"));
+        }
+        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        stream.write_all(req.as_bytes()).await.expect("send request");
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+            .await
+            .expect("answer in time")
+            .expect("read");
+        HttpResponse::parse(&String::from_utf8_lossy(&raw))
+    }
+
+    /// A form post as the logged-in test admin, from the hub's own pages.
+    pub async fn post_form(&self, path: &str, form: &str) -> HttpResponse {
+        let origin = format!("http://{}", self.http);
+        let headers = [
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Cookie", self.cookie.as_str()),
+            ("Origin", origin.as_str()),
+        ];
+        self.send("POST", path, &headers, form).await
+    }
+
+    /// A page as the logged-in test admin.
+    pub async fn page(&self, path: &str) -> HttpResponse {
+        self.send("GET", path, &[("Cookie", self.cookie.as_str())], "").await
     }
 
     /// Registers `n` simulated clickers (keys from `seed`) in `room`; returns the class to start.
@@ -104,25 +170,11 @@ impl TestApp {
         self.request("POST", path, Some(json)).await
     }
 
-    /// A plain HTTP/1.1 request (one connection, closed after the answer).
+    /// A JSON request as the logged-in test admin (one connection, closed after the answer).
     pub async fn request(&self, method: &str, path: &str, json: Option<&str>) -> (u16, String) {
-        let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("connect to the hub's HTTP");
-        let body = json.unwrap_or("");
-        let req = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.http,
-            body.len()
-        );
-        stream.write_all(req.as_bytes()).await.expect("send request");
-        let mut raw = Vec::new();
-        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-            .await
-            .expect("answer in time")
-            .expect("read");
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        (status, body)
+        let headers = [("Content-Type", "application/json"), ("Cookie", self.cookie.as_str())];
+        let r = self.send(method, path, &headers, json.unwrap_or("")).await;
+        (r.status, r.body)
     }
 
     /// The store under this hub's data directory (a second pool on the same WAL database).
@@ -138,6 +190,38 @@ impl TestApp {
         if let Some(task) = self.task.take() {
             task.await.expect("hub task").expect("hub stops cleanly");
         }
+    }
+}
+
+/// The password of every account a test makes.
+pub const TEST_PASSWORD: &str = "klaslokaal-wachtwoord";
+
+/// An HTTP answer: status, headers (names lower-cased), body.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: String,
+}
+
+impl HttpResponse {
+    fn parse(text: &str) -> HttpResponse {
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((text, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        HttpResponse { status, headers, body: body.to_owned() }
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 

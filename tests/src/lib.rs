@@ -3,7 +3,7 @@
 
 pub mod app;
 
-pub use app::TestApp;
+pub use app::{HttpResponse, TEST_PASSWORD, TestApp};
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -19,6 +19,8 @@ const ROWS_PER_INSERT: usize = 500;
 use crate::classroom::{Phase, Question, Session};
 
 mod accounts;
+mod fleet;
+pub use fleet::FleetRow;
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 

@@ -1,5 +1,8 @@
-//! HTTP: the JSON API under `/api/v1`, the live event stream, `/healthz` and `/metrics`.
-//! `app(state) -> Router`, so handler tests need no socket.
+//! HTTP: the dashboard's pages, the JSON API under `/api/v1`, the live event streams, `/healthz` and
+//! `/metrics`, each area behind its roles. `app(state) -> Router`, so handler tests need no socket.
+
+pub mod pages;
+pub mod session;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -7,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,6 +19,7 @@ use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpe
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::auth::LoginThrottle;
 use crate::classroom::Live;
 use crate::engine::{CommandError, EngineHandle, NewQuestion};
 use crate::metrics::Metrics;
@@ -33,6 +38,12 @@ pub struct AppState {
     pub broker: BrokerInfo,
     /// When the hub started.
     pub started: Instant,
+    /// Wrong passwords per user name, to slow down guessing.
+    pub throttle: Arc<std::sync::Mutex<LoginThrottle>>,
+    /// How long a login lasts.
+    pub login_ttl: Duration,
+    /// Becomes true when the hub stops: live streams end.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The broker as `/healthz` reports it.
@@ -47,18 +58,47 @@ pub struct BrokerInfo {
     pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The router.
+/// The router: public pages, then lessons (teacher, admin), then devices (technician, admin).
+/// Nothing but the login, the projector's link and `/healthz` answers without a login.
 pub fn app(state: AppState) -> Router {
-    Router::new()
+    let public = Router::new()
         .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/devices", post(add_device))
+        .route("/", get(session::home))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/lang/{code}", get(session::switch_lang))
+        .route("/static/classhub.css", get(pages::css))
+        .route("/static/live.js", get(pages::js))
+        .route("/projector/{token}", get(pages::projector))
+        .route("/projector/{token}/events", get(pages::projector_events));
+    let teaching = Router::new()
+        .route("/rooms", get(pages::rooms))
+        .route("/rooms/{room}", get(pages::teacher))
+        .route("/rooms/{room}/events", get(pages::teacher_events))
+        .route("/rooms/{room}/session", post(pages::start_session))
+        .route("/rooms/{room}/session/end", post(pages::end_session))
+        .route("/rooms/{room}/question", post(pages::ask))
+        .route("/rooms/{room}/question/close", post(pages::close))
+        .route("/rooms/{room}/question/reveal", post(pages::reveal))
+        .route("/rooms/{room}/projector/rotate", post(pages::rotate_projector))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))
         .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))
         .route("/api/v1/rooms/{room}/questions", post(open_question))
         .route("/api/v1/rooms/{room}/question/close", post(close_question))
         .route("/api/v1/rooms/{room}/question/reveal", post(reveal))
+        .route_layer(from_fn_with_state(state.clone(), session::teaching));
+    let devices = Router::new()
+        .route("/devices", get(pages::devices).post(pages::register_device))
+        .route("/devices/{id}/student", post(pages::assign))
+        .route("/api/v1/devices", post(add_device))
+        .route("/metrics", get(metrics))
+        .route_layer(from_fn_with_state(state.clone(), session::devices));
+    public
+        .merge(teaching)
+        .merge(devices)
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn(session::same_origin))
         .with_state(state)
 }
 
@@ -149,7 +189,7 @@ async fn add_device(State(s): State<AppState>, Json(req): Json<NewDevice>) -> Re
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-fn live_or_empty(s: &AppState, room: &RoomCode) -> Live {
+pub(crate) fn live_or_empty(s: &AppState, room: &RoomCode) -> Live {
     s.engine.live(room).unwrap_or_else(|| Live { room: room.to_string(), session: None, question: None, expected: 0 })
 }
 
@@ -161,38 +201,50 @@ async fn live(State(s): State<AppState>, Path(code): Path<String>) -> Result<Jso
 /// How often, at most, a live stream sends an update, however fast answers arrive.
 pub const LIVE_EVERY: Duration = Duration::from_millis(250);
 
-async fn events(
-    State(s): State<AppState>,
-    Path(code): Path<String>,
-) -> Result<Sse<impl futures_core::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+async fn events(State(s): State<AppState>, Path(code): Path<String>) -> Result<Response, ApiError> {
     let room = room(&code)?;
+    Ok(live_events(&s, room, |live| async move {
+        Event::default().event("live").data(serde_json::to_string(&live).unwrap_or_default())
+    })
+    .into_response())
+}
+
+/// A live stream for `room`: the current state at once, then each change, at most every
+/// [`LIVE_EVERY`] however fast answers arrive, each rendered by `render`.
+pub(crate) fn live_events<F, Fut>(
+    s: &AppState,
+    room: RoomCode,
+    render: F,
+) -> Sse<impl futures_core::Stream<Item = Result<Event, Infallible>> + use<F, Fut>>
+where
+    F: Fn(Live) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Event> + Send,
+{
     let mut rx = s.engine.live.clone();
-    let first = live_or_empty(&s, &room);
+    let mut stopping = s.stopping.clone();
+    let first = live_or_empty(s, &room);
     let stream = async_stream(move |tx| async move {
         let mut last = first;
-        if tx.send(event(&last)).await.is_err() {
+        if tx.send(Ok(render(last.clone()).await)).await.is_err() {
             return;
         }
         loop {
-            if rx.changed().await.is_err() {
-                return;
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { return },
+                _ = stopping.wait_for(|stop| *stop) => return,
             }
             tokio::time::sleep(LIVE_EVERY).await; // coalesce: take whatever is newest after the pause
             let now = rx.borrow_and_update().get(&room).cloned();
             let Some(now) = now else { continue };
             if now != last {
                 last = now;
-                if tx.send(event(&last)).await.is_err() {
+                if tx.send(Ok(render(last.clone()).await)).await.is_err() {
                     return;
                 }
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
-}
-
-fn event(live: &Live) -> Result<Event, Infallible> {
-    Ok(Event::default().event("live").data(serde_json::to_string(live).unwrap_or_default()))
+    Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// A stream fed by a task through a small channel (so a slow viewer never holds up the engine).

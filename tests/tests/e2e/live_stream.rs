@@ -19,7 +19,10 @@ async fn twenty_eight_answers_in_a_burst_reach_a_viewer_as_a_few_coalesced_updat
     class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("online");
 
     let mut stream = tokio::net::TcpStream::connect(app.http).await.unwrap();
-    let req = format!("GET /api/v1/rooms/{room}/events HTTP/1.1\r\nHost: hub\r\nAccept: text/event-stream\r\n\r\n");
+    let req = format!(
+        "GET /api/v1/rooms/{room}/events HTTP/1.1\r\nHost: hub\r\nCookie: {}\r\nAccept: text/event-stream\r\n\r\n",
+        app.cookie
+    );
     stream.write_all(req.as_bytes()).await.unwrap();
     let reader = tokio::spawn(async move {
         let mut text = String::new();

@@ -2,6 +2,7 @@
 //! marked `#[ignore = "needs ..."]` and run by `.ci/run` with `--include-ignored`.
 
 mod bad_input;
+mod dashboard;
 mod lesson;
 mod live_stream;
 mod restart;

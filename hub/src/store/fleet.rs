@@ -1,0 +1,64 @@
+//! The clickers as the dashboard lists them: health and assignment, without keys.
+
+use firmware::protocol::DeviceId;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// One clicker's assignment and health.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetRow {
+    /// Its id.
+    pub id: String,
+    /// Its room.
+    pub room: String,
+    /// Its student, if assigned.
+    pub student: Option<String>,
+    /// The last battery reading (mV).
+    pub battery_mv: Option<i64>,
+    /// The last signal strength (dBm).
+    pub rssi: Option<i64>,
+    /// Its firmware version.
+    pub firmware: Option<String>,
+    /// When it was last heard from.
+    pub last_seen_ms: Option<i64>,
+    /// Whether it is connected.
+    pub online: bool,
+}
+
+impl Store {
+    /// Every clicker, or those of one room, by id.
+    pub async fn fleet(&self, room: Option<&str>) -> Result<Vec<FleetRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, room, student, battery_mv, rssi, firmware, last_seen_ms, online FROM devices \
+             WHERE ? IS NULL OR room = ? ORDER BY id",
+        )
+        .bind(room)
+        .bind(room)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FleetRow {
+                id: r.get("id"),
+                room: r.get("room"),
+                student: r.get("student"),
+                battery_mv: r.get("battery_mv"),
+                rssi: r.get("rssi"),
+                firmware: r.get("firmware"),
+                last_seen_ms: r.get("last_seen_ms"),
+                online: r.get::<i64, _>("online") != 0,
+            })
+            .collect())
+    }
+
+    /// Assigns a clicker to a student (`None`: to no one). False when there is no such clicker.
+    pub async fn set_student(&self, id: &DeviceId, student: Option<&str>) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE devices SET student = ? WHERE id = ?")
+            .bind(student)
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
