@@ -76,8 +76,9 @@ impl App {
         let (client, events) = AsyncClient::new(opts, 10_000);
         let metrics = Arc::new(Metrics::default());
         let rooms = ingest::Rooms::default();
-        let (engine, handle, commands) =
+        let (mut engine, handle, commands) =
             Engine::load(store.clone(), client.clone(), metrics.clone(), rooms.clone()).await?;
+        engine.set_checkin_window(settings.classroom.checkin_window_ms());
         Ok(App {
             broker,
             mqtt_addr,

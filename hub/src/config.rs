@@ -37,6 +37,27 @@ impl Default for HttpSettings {
     }
 }
 
+/// Lessons.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClassroomSettings {
+    /// How long after a session starts a first press or check-in still counts as present (minutes).
+    pub checkin_window_min: u64,
+}
+
+impl Default for ClassroomSettings {
+    fn default() -> Self {
+        ClassroomSettings { checkin_window_min: 10 }
+    }
+}
+
+impl ClassroomSettings {
+    /// The check-in window in milliseconds.
+    pub fn checkin_window_ms(&self) -> i64 {
+        self.checkin_window_min.saturating_mul(60_000).min(i64::MAX as u64) as i64
+    }
+}
+
 /// All of the hub's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -45,6 +66,8 @@ pub struct Settings {
     pub mqtt: MqttSettings,
     /// HTTP.
     pub http: HttpSettings,
+    /// Lessons.
+    pub classroom: ClassroomSettings,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `classhub=debug`.
@@ -56,6 +79,7 @@ impl Default for Settings {
         Settings {
             mqtt: MqttSettings::default(),
             http: HttpSettings::default(),
+            classroom: ClassroomSettings::default(),
             data_dir: PathBuf::from("classhub-data"),
             log: "info".into(),
         }
@@ -95,6 +119,7 @@ impl Settings {
                 "CLASSHUB_HTTP_LISTEN" => s.http.listen = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_DATA_DIR" => s.data_dir = PathBuf::from(&value),
                 "CLASSHUB_LOG" => s.log = value.clone(),
+                "CLASSHUB_CHECKIN_WINDOW_MIN" => s.classroom.checkin_window_min = value.parse().map_err(|e| bad(&e))?,
                 _ => {}
             }
         }

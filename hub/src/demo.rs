@@ -35,7 +35,16 @@ pub async fn register_class(store: &Store, room: &RoomCode, seed: &str, n: usize
     let running = store.running_sessions().await?;
     match running.iter().find(|(r, _, _)| r == room) {
         Some((_, session, _)) => Ok(session.id),
-        None => store.start_session(room, "Demo 3A", crate::store::now_ms()).await,
+        None => {
+            store
+                .start_session(
+                    room,
+                    "Demo 3A",
+                    crate::store::now_ms(),
+                    crate::config::ClassroomSettings::default().checkin_window_ms(),
+                )
+                .await
+        }
     }
 }
 

@@ -171,6 +171,7 @@ pub struct Engine {
     last_reload: Option<Instant>,
     limiter: ingest::limit::RateLimiter,
     refusals: ingest::limit::RateLimiter,
+    checkin_window_ms: i64,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -185,6 +186,11 @@ struct PendingAck {
 const MAX_BATCH: usize = 1024;
 
 impl Engine {
+    /// Sets the check-in window given to sessions started from now on.
+    pub fn set_checkin_window(&mut self, window_ms: i64) {
+        self.checkin_window_ms = window_ms;
+    }
+
     /// Loads devices and running sessions from the store.
     pub async fn load(
         store: Store,
@@ -225,6 +231,7 @@ impl Engine {
             last_reload: None,
             limiter: ingest::limit::RateLimiter::default(),
             refusals: ingest::limit::RateLimiter::default(),
+            checkin_window_ms: crate::config::ClassroomSettings::default().checkin_window_ms(),
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -582,7 +589,7 @@ impl Engine {
         }
         self.classroom.can_start_session(room)?;
         let now = store::now_ms();
-        let id = self.store.start_session(room, &class_name, now).await?;
+        let id = self.store.start_session(room, &class_name, now, self.checkin_window_ms).await?;
         self.classroom.start_session(room, Session { id, class_name, started_ms: now, question: None })?;
         self.changed(room).await;
         Ok(id)

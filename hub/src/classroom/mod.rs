@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use firmware::protocol::{Choices, DeviceId, DisplayPhase, DisplayState, QuestionSpec, RoomCode};
 use serde::Serialize;
 
+pub mod attendance;
+
 /// A question's place in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -19,6 +19,8 @@ const ROWS_PER_INSERT: usize = 500;
 use crate::classroom::{Phase, Question, Session};
 
 mod accounts;
+mod attendance;
+pub use attendance::SessionRow;
 mod fleet;
 pub use fleet::FleetRow;
 mod checkpoint;
@@ -377,13 +379,22 @@ impl Store {
     }
 
     /// Starts a session; returns its id.
-    pub async fn start_session(&self, room: &RoomCode, class_name: &str, at_ms: i64) -> Result<i64, StoreError> {
-        let row = sqlx::query("INSERT INTO sessions (room, class_name, started_ms) VALUES (?, ?, ?) RETURNING id")
-            .bind(room.as_str())
-            .bind(class_name)
-            .bind(at_ms)
-            .fetch_one(&self.pool)
-            .await?;
+    pub async fn start_session(
+        &self,
+        room: &RoomCode,
+        class_name: &str,
+        at_ms: i64,
+        checkin_window_ms: i64,
+    ) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "INSERT INTO sessions (room, class_name, started_ms, checkin_window_ms) VALUES (?, ?, ?, ?) RETURNING id",
+        )
+        .bind(room.as_str())
+        .bind(class_name)
+        .bind(at_ms)
+        .bind(checkin_window_ms)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(row.get(0))
     }
 
