@@ -152,6 +152,31 @@ words! {
     reassign: "Toewijzen", "Assign";
     no_devices: "Geen stemkastjes gevonden.", "No clickers found.";
     forbidden: "Deze pagina is niet voor jouw rol.", "This page is not for your role.";
+    attendance: "Aanwezigheid", "Attendance";
+    present: "aanwezig", "present";
+    late: "te laat", "late";
+    absent: "afwezig", "absent";
+    excused: "geoorloofd afwezig", "excused";
+    not_yet: "nog niet gezien", "not seen yet";
+    first_seen: "Eerst gezien", "First seen";
+    earned: "Volgens stemkastje", "By clicker";
+    counts_as: "Telt als", "Counts as";
+    change: "Wijzigen", "Change";
+    changed_by: "gewijzigd door", "changed by";
+    sessions: "Lessen", "Sessions";
+    date: "Datum", "Date";
+    history: "Geschiedenis", "History";
+    export_csv: "Exporteren (CSV)", "Export (CSV)";
+    from_date: "Van", "From";
+    to_date: "Tot en met", "To";
+    summary: "Samenvatting", "Summary";
+    questions_asked: "Vragen gesteld", "Questions asked";
+    response_rate: "Respons", "Response rate";
+    correct_rate: "Goed beantwoord", "Correct";
+    never_answered: "Nooit geantwoord", "Never answered";
+    everyone_answered: "Iedereen heeft minstens één keer geantwoord.", "Everyone answered at least once.";
+    running: "loopt", "running";
+    no_sessions: "Nog geen lessen.", "No sessions yet.";
     not_found: "Niet gevonden.", "Not found.";
 }
 

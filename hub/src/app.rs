@@ -39,6 +39,7 @@ pub struct App {
     rooms: ingest::Rooms,
     login_ttl: Duration,
     first_admin_password: Option<String>,
+    tz: jiff::tz::TimeZone,
 }
 
 /// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
@@ -62,6 +63,8 @@ impl App {
         let store = Store::open(&settings.data_dir)
             .await
             .with_context(|| format!("opening the store in {}", settings.data_dir.display()))?;
+        let tz = jiff::tz::TimeZone::get(&settings.classroom.timezone)
+            .with_context(|| format!("time zone {:?}", settings.classroom.timezone))?;
         let first_admin_password = web::session::first_admin(&store).await.context("making the first account")?;
         let http = TcpListener::bind(settings.http.listen)
             .await
@@ -94,6 +97,7 @@ impl App {
             connected: Arc::new(AtomicBool::new(false)),
             login_ttl: Duration::from_secs(settings.http.login_hours.max(1) * 3600),
             first_admin_password,
+            tz,
             rooms,
         })
     }
@@ -215,6 +219,7 @@ impl App {
             throttle: Arc::default(),
             login_ttl: self.login_ttl,
             stopping: stopping_rx,
+            tz: self.tz.clone(),
         };
         // Live streams never end by themselves: tell them to, or the graceful shutdown would wait for
         // every open teacher page and projector.

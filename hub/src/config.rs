@@ -43,11 +43,13 @@ impl Default for HttpSettings {
 pub struct ClassroomSettings {
     /// How long after a session starts a first press or check-in still counts as present (minutes).
     pub checkin_window_min: u64,
+    /// The school's time zone (IANA name), for the times people read.
+    pub timezone: String,
 }
 
 impl Default for ClassroomSettings {
     fn default() -> Self {
-        ClassroomSettings { checkin_window_min: 10 }
+        ClassroomSettings { checkin_window_min: 10, timezone: "Europe/Amsterdam".into() }
     }
 }
 

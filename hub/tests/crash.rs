@@ -43,7 +43,7 @@ async fn prepare(data: &Path, room: &RoomCode) -> u32 {
             .await
             .unwrap();
     }
-    let session = store.start_session(room, "4B", hub::store::now_ms()).await.unwrap();
+    let session = store.start_session(room, "4B", hub::store::now_ms(), 600_000).await.unwrap();
     let spec = QuestionSpec::new(QuestionKind::Single, 4).unwrap();
     let q = store.open_question(session, spec, None, None, hub::store::now_ms()).await.unwrap();
     store.close().await;

@@ -123,6 +123,8 @@ pub struct TeacherPage {
     pub live: TeacherLive,
     /// The projector's read-only link.
     pub projector_url: String,
+    /// The running session's attendance page, if a session runs.
+    pub session_href: Option<String>,
     /// What went wrong with the last action, if anything.
     pub error: Option<String>,
 }
@@ -196,6 +198,7 @@ pub fn teacher(chrome: &Chrome, p: &TeacherPage) -> Markup {
                         form.inline method="post" action={(base) "/session/end"} {
                             button.danger type="submit" { (lang.end_lesson()) }
                         }
+                        @if let Some(href) = &p.session_href { " " a href=(href) { (lang.attendance()) } }
                     }
                     @if phase != Some(Phase::Open) {
                         fieldset {
@@ -373,6 +376,7 @@ mod tests {
             room: "r1".into(),
             live: TeacherLive { class_name: None, question: None, seats: vec![] },
             projector_url: "/projector/abc".into(),
+            session_href: None,
             error: None,
         };
         let idle = teacher(&chrome, &p).into_string();

@@ -8,6 +8,7 @@ use firmware::protocol::{Choices, DeviceId, DisplayPhase, DisplayState, Question
 use serde::Serialize;
 
 pub mod attendance;
+pub mod summary;
 
 /// A question's place in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

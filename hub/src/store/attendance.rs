@@ -7,6 +7,7 @@ use sqlx::Row;
 
 use super::{Store, StoreError, corrupt};
 use crate::classroom::attendance::{Attendance, Mark, Override, Window};
+use crate::classroom::summary::LatestAnswer;
 
 /// A session as attendance and its exports see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +122,35 @@ impl Store {
                 Attendance::new(student, session.window, seen, o)
             })
             .collect())
+    }
+
+    /// How many questions a session asked, and each student's latest answer to each.
+    pub async fn session_answers(&self, session: i64) -> Result<(u32, Vec<LatestAnswer>), StoreError> {
+        let questions: i64 = sqlx::query("SELECT COUNT(*) AS n FROM questions WHERE session_id = ?")
+            .bind(session)
+            .fetch_one(&self.pool)
+            .await?
+            .get("n");
+        let rows = sqlx::query(
+            "SELECT q.id AS question, q.correct AS correct, p.answer AS answer, \
+             COALESCE(d.student, p.device_id) AS who \
+             FROM presses p JOIN questions q ON q.id = p.question_id LEFT JOIN devices d ON d.id = p.device_id \
+             WHERE q.session_id = ? AND p.seq = \
+             (SELECT MAX(seq) FROM presses p2 WHERE p2.device_id = p.device_id AND p2.question_id = p.question_id)",
+        )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        let answers = rows
+            .iter()
+            .map(|r| LatestAnswer {
+                question: r.get::<i64, _>("question") as u32,
+                correct: r.get("correct"),
+                answer: r.get("answer"),
+                student: r.get("who"),
+            })
+            .collect();
+        Ok((questions as u32, answers))
     }
 
     /// Records a teacher's override; every one is kept.

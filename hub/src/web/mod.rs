@@ -1,6 +1,7 @@
 //! HTTP: the dashboard's pages, the JSON API under `/api/v1`, the live event streams, `/healthz` and
 //! `/metrics`, each area behind its roles. `app(state) -> Router`, so handler tests need no socket.
 
+pub mod attendance;
 pub mod pages;
 pub mod session;
 
@@ -42,6 +43,8 @@ pub struct AppState {
     pub throttle: Arc<std::sync::Mutex<LoginThrottle>>,
     /// How long a login lasts.
     pub login_ttl: Duration,
+    /// The school's time zone, for the times people read.
+    pub tz: jiff::tz::TimeZone,
     /// Becomes true when the hub stops: live streams end.
     pub stopping: tokio::sync::watch::Receiver<bool>,
 }
@@ -81,6 +84,11 @@ pub fn app(state: AppState) -> Router {
         .route("/rooms/{room}/question/close", post(pages::close))
         .route("/rooms/{room}/question/reveal", post(pages::reveal))
         .route("/rooms/{room}/projector/rotate", post(pages::rotate_projector))
+        .route("/sessions", get(attendance::sessions))
+        .route("/sessions/{id}", get(attendance::session))
+        .route("/sessions/{id}/attendance", post(attendance::set_mark))
+        .route("/attendance/student", get(attendance::student))
+        .route("/attendance.csv", get(attendance::export))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))
         .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))

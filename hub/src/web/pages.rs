@@ -143,6 +143,7 @@ async fn teacher_page(
         room: room.to_string(),
         live: teacher_live(&live, &fleet, now_ms()),
         projector_url: format!("/projector/{token}"),
+        session_href: live.session.as_ref().map(|s| format!("/sessions/{}", s.id)),
         error,
     };
     Ok(view::teacher(&chrome(lang, Some(user), &format!("/rooms/{room}")), &page).into_string())
@@ -184,10 +185,10 @@ async fn after_action(
     user: &User,
     lang: Lang,
     room: &RoomCode,
-    result: Result<(), CommandError>,
+    result: Result<Option<String>, CommandError>,
 ) -> Page {
     let (status, message) = match result {
-        Ok(()) => return Ok(Redirect::to(&format!("/rooms/{room}")).into_response()),
+        Ok(next) => return Ok(Redirect::to(&next.unwrap_or_else(|| format!("/rooms/{room}"))).into_response()),
         Err(CommandError::Invalid(m)) => (StatusCode::BAD_REQUEST, m),
         Err(e @ CommandError::Classroom(_)) => (StatusCode::CONFLICT, e.to_string()),
         Err(CommandError::Stopped) => return Err(PageError::Unavailable),
@@ -259,22 +260,27 @@ pub fn parse_question(f: &QuestionForm) -> Result<NewQuestion, String> {
     Ok(NewQuestion { spec, correct, timer_s })
 }
 
-async fn act(s: &AppState, room: RoomCode, action: Action) -> Result<(), CommandError> {
+/// Does what the form asks; `Some(path)`: where to go next instead of back to the room.
+async fn act(s: &AppState, room: RoomCode, action: Action) -> Result<Option<String>, CommandError> {
     match action {
         Action::Start(f) => {
             let class = f.class_name.trim();
             if class.is_empty() {
                 return Err(CommandError::Invalid("a session needs a class name".into()));
             }
-            s.engine.start_session(room, class.to_owned()).await.map(drop)
+            s.engine.start_session(room, class.to_owned()).await.map(|_| None)
         }
-        Action::End => s.engine.end_session(room).await,
+        Action::End => {
+            // The session's summary and attendance come next.
+            let ended = s.engine.live(&room).and_then(|l| l.session).map(|s| format!("/sessions/{}", s.id));
+            s.engine.end_session(room).await.map(|()| ended)
+        }
         Action::Ask(f) => {
             let q = parse_question(&f).map_err(CommandError::Invalid)?;
-            s.engine.open_question(room, q).await.map(drop)
+            s.engine.open_question(room, q).await.map(|_| None)
         }
-        Action::Close => s.engine.close_question(room).await,
-        Action::Reveal => s.engine.reveal(room).await,
+        Action::Close => s.engine.close_question(room).await.map(|()| None),
+        Action::Reveal => s.engine.reveal(room).await.map(|()| None),
     }
 }
 

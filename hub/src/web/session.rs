@@ -57,6 +57,7 @@ pub fn chrome(lang: Lang, user: Option<&User>, path: &str) -> Chrome {
     if let Some(u) = user {
         if u.role.reaches(Area::Teaching) {
             links.push(Link { href: "/rooms".into(), label: lang.rooms() });
+            links.push(Link { href: "/sessions".into(), label: lang.sessions() });
         }
         if u.role.reaches(Area::Devices) {
             links.push(Link { href: "/devices".into(), label: lang.devices() });

@@ -1,6 +1,7 @@
 //! classhub end to end: one test binary. Tests that need a service running on this machine are
 //! marked `#[ignore = "needs ..."]` and run by `.ci/run` with `--include-ignored`.
 
+mod attendance;
 mod bad_input;
 mod dashboard;
 mod lesson;
