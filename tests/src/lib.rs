@@ -5,6 +5,8 @@ pub mod app;
 
 pub use app::{HttpResponse, TEST_PASSWORD, TestApp};
 
+pub mod browser;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

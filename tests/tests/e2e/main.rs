@@ -3,6 +3,7 @@
 
 mod attendance;
 mod bad_input;
+mod browser;
 mod dashboard;
 mod lesson;
 mod live_stream;
