@@ -38,6 +38,7 @@ pub struct App {
     connected: Arc<AtomicBool>,
     rooms: ingest::Rooms,
     login_ttl: Duration,
+    live_every: Duration,
     first_admin_password: Option<String>,
     tz: jiff::tz::TimeZone,
 }
@@ -96,6 +97,7 @@ impl App {
             handle,
             connected: Arc::new(AtomicBool::new(false)),
             login_ttl: Duration::from_secs(settings.http.login_hours.max(1) * 3600),
+            live_every: Duration::from_millis(settings.http.live_every_ms.max(50)),
             first_admin_password,
             tz,
             rooms,
@@ -218,6 +220,7 @@ impl App {
             started: Instant::now(),
             throttle: Arc::default(),
             login_ttl: self.login_ttl,
+            live_every: self.live_every,
             stopping: stopping_rx,
             tz: self.tz.clone(),
         };

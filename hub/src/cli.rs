@@ -92,6 +92,24 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// The live views: V viewers keep the live stream open while N clickers answer.
+    Live {
+        /// Open live streams.
+        #[arg(long, default_value_t = 50)]
+        viewers: usize,
+        /// How many clickers.
+        #[arg(long, default_value_t = 1000)]
+        clickers: usize,
+        /// Spread the presses evenly over this many ms (0: all at once).
+        #[arg(long, default_value_t = 1000)]
+        spread_ms: u64,
+        /// The hub's shortest time between two updates of one stream (`[http] live_every_ms`).
+        #[arg(long, default_value_t = crate::config::HttpSettings::default().live_every_ms)]
+        live_every_ms: u64,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// The lecture-hall burst: N clickers press once, against the hub and against a bare echo.
     Burst {
         /// How many clickers.
@@ -167,6 +185,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("classhub ready mqtt=mqtt://{}", broker.local_addr());
             shutdown_signal().await;
             broker.shutdown();
+        }
+        Cmd::Bench { command: BenchCmd::Live { viewers, clickers, spread_ms, live_every_ms, json } } => {
+            let exe = std::env::current_exe()?;
+            let report = crate::bench::live::live(&exe, viewers, clickers, spread_ms, live_every_ms).await?;
+            if json { println!("{}", serde_json::to_string(&report)?) } else { println!("{report}") }
         }
         Cmd::Bench { command: BenchCmd::Burst { clickers, spread_ms, broker, json } } => {
             let exe = std::env::current_exe()?;

@@ -29,11 +29,13 @@ pub struct HttpSettings {
     pub listen: SocketAddr,
     /// How long a dashboard login lasts, in hours.
     pub login_hours: u64,
+    /// The shortest time between two updates of one live page or stream, in ms (at least 50).
+    pub live_every_ms: u64,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { listen: SocketAddr::from(([0, 0, 0, 0], 8080)), login_hours: 12 }
+        HttpSettings { listen: SocketAddr::from(([0, 0, 0, 0], 8080)), login_hours: 12, live_every_ms: 90 }
     }
 }
 
@@ -121,6 +123,7 @@ impl Settings {
                 "CLASSHUB_HTTP_LISTEN" => s.http.listen = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_DATA_DIR" => s.data_dir = PathBuf::from(&value),
                 "CLASSHUB_LOG" => s.log = value.clone(),
+                "CLASSHUB_LIVE_EVERY_MS" => s.http.live_every_ms = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_CHECKIN_WINDOW_MIN" => s.classroom.checkin_window_min = value.parse().map_err(|e| bad(&e))?,
                 _ => {}
             }

@@ -43,6 +43,8 @@ pub struct AppState {
     pub throttle: Arc<std::sync::Mutex<LoginThrottle>>,
     /// How long a login lasts.
     pub login_ttl: Duration,
+    /// The shortest time between two updates of one live stream.
+    pub live_every: Duration,
     /// The school's time zone, for the times people read.
     pub tz: jiff::tz::TimeZone,
     /// Becomes true when the hub stops: live streams end.
@@ -206,9 +208,6 @@ async fn live(State(s): State<AppState>, Path(code): Path<String>) -> Result<Jso
     Ok(Json(live_or_empty(&s, &room)))
 }
 
-/// How often, at most, a live stream sends an update, however fast answers arrive.
-pub const LIVE_EVERY: Duration = Duration::from_millis(250);
-
 async fn events(State(s): State<AppState>, Path(code): Path<String>) -> Result<Response, ApiError> {
     let room = room(&code)?;
     Ok(live_events(&s, room, |live| async move {
@@ -217,8 +216,9 @@ async fn events(State(s): State<AppState>, Path(code): Path<String>) -> Result<R
     .into_response())
 }
 
-/// A live stream for `room`: the current state at once, then each change, at most every
-/// [`LIVE_EVERY`] however fast answers arrive, each rendered by `render`.
+/// A live stream for `room`: the current state at once, then each change, rendered by `render`.
+/// Coalesced: a change after a quiet spell goes out at once; changes that follow within
+/// `live_every` of the last update wait until then and go out as one (the newest state).
 pub(crate) fn live_events<F, Fut>(
     s: &AppState,
     room: RoomCode,
@@ -230,18 +230,24 @@ where
 {
     let mut rx = s.engine.live.clone();
     let mut stopping = s.stopping.clone();
+    let every = s.live_every;
     let first = live_or_empty(s, &room);
     let stream = async_stream(move |tx| async move {
         let mut last = first;
         if tx.send(Ok(render(last.clone()).await)).await.is_err() {
             return;
         }
+        let mut sent_at = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 changed = rx.changed() => if changed.is_err() { return },
                 _ = stopping.wait_for(|stop| *stop) => return,
             }
-            tokio::time::sleep(LIVE_EVERY).await; // coalesce: take whatever is newest after the pause
+            // Coalesce: no sooner than `every` after the last update, then whatever is newest.
+            tokio::select! {
+                _ = tokio::time::sleep_until(sent_at + every) => {}
+                _ = stopping.wait_for(|stop| *stop) => return,
+            }
             let now = rx.borrow_and_update().get(&room).cloned();
             let Some(now) = now else { continue };
             if now != last {
@@ -249,6 +255,7 @@ where
                 if tx.send(Ok(render(last.clone()).await)).await.is_err() {
                     return;
                 }
+                sent_at = tokio::time::Instant::now();
             }
         }
     });

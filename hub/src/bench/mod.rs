@@ -1,7 +1,9 @@
 //! `classhub bench burst`: the lecture-hall burst. N simulated clickers, each its own MQTT
 //! connection, all connected first, press once, at the same instant or spread evenly; measured
 //! against the hub (its own process) and, on the same kind of broker, against a bare echo responder
-//! that acks without storing.
+//! that acks without storing. `classhub bench live` (in [`live`]): how soon the live views follow.
+
+pub mod live;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -130,8 +132,15 @@ fn free_port() -> anyhow::Result<u16> {
 
 /// Runs `classhub ARGS` and reads its ready line: (process, mqtt address).
 fn spawn_ready(exe: &Path, args: &[&str]) -> anyhow::Result<(Proc, BrokerAddr)> {
+    spawn_ready_with(exe, args, &[]).map(|(p, mqtt, _)| (p, mqtt))
+}
+
+/// Runs `classhub ARGS` with extra environment and reads its ready line: (process, mqtt address,
+/// http address).
+fn spawn_ready_with(exe: &Path, args: &[&str], env: &[(&str, String)]) -> anyhow::Result<(Proc, BrokerAddr, String)> {
     let mut child = Command::new(exe)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("CLASSHUB_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -141,11 +150,14 @@ fn spawn_ready(exe: &Path, args: &[&str]) -> anyhow::Result<(Proc, BrokerAddr)> 
     let proc = Proc(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let mqtt = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("mqtt="))
-        .with_context(|| format!("no ready line: {line:?}"))?;
-    Ok((proc, BrokerAddr::parse(mqtt).map_err(anyhow::Error::msg)?))
+    let field = |name: &str| {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(name))
+            .map(str::to_owned)
+            .with_context(|| format!("no ready line: {line:?}"))
+    };
+    let (mqtt, http) = (field("mqtt=")?, field("http=http://")?);
+    Ok((proc, BrokerAddr::parse(&mqtt).map_err(anyhow::Error::msg)?, http))
 }
 
 fn start_mosquitto(dir: &Path) -> anyhow::Result<(Proc, BrokerAddr)> {
@@ -247,13 +259,8 @@ pub async fn burst(exe: &Path, clickers: usize, spread_ms: u64, broker: BenchBro
     let hub_room = RoomCode::parse("bench").map_err(|e| anyhow::anyhow!("{e}"))?;
     let echo_room = RoomCode::parse("bench-echo").map_err(|e| anyhow::anyhow!("{e}"))?;
 
-    // The class and its open question, in the hub's store before it starts.
     let data = dir.join("data");
-    let store = Store::open(&data).await?;
-    let session = crate::demo::register_class(&store, &hub_room, seed, clickers).await?;
-    let spec = QuestionSpec::new(QuestionKind::Single, 4).map_err(|e| anyhow::anyhow!("{e}"))?;
-    store.open_question(session, spec, None, None, crate::store::now_ms()).await?;
-    store.close().await;
+    let spec = prepare_class(&data, &hub_room, seed, clickers, None).await?;
 
     let data_arg = data.to_string_lossy().into_owned();
     let (broker_proc, hub_proc, hub_broker, name) = match &broker {
@@ -317,6 +324,29 @@ pub async fn burst(exe: &Path, clickers: usize, spread_ms: u64, broker: BenchBro
         hub_cpu_ms,
         broker_rss_mb,
     })
+}
+
+/// The class and its open question, in the hub's store before it starts; with `user`, also an admin
+/// account (name, password) to log in with.
+async fn prepare_class(
+    data: &Path,
+    room: &RoomCode,
+    seed: &str,
+    clickers: usize,
+    user: Option<(&str, &str)>,
+) -> anyhow::Result<QuestionSpec> {
+    let store = Store::open(data).await?;
+    let session = crate::demo::register_class(&store, room, seed, clickers).await?;
+    let spec = QuestionSpec::new(QuestionKind::Single, 4).map_err(|e| anyhow::anyhow!("{e}"))?;
+    store.open_question(session, spec, None, None, crate::store::now_ms()).await?;
+    if let Some((name, password)) = user {
+        let name = crate::auth::Username::parse(name)?;
+        store
+            .add_user(&name, crate::auth::Role::Admin, &crate::auth::hash_password(password)?, crate::store::now_ms())
+            .await?;
+    }
+    store.close().await;
+    Ok(spec)
 }
 
 async fn publish_retained<T: Serialize>(broker: &BrokerAddr, topic: &str, msg: &T) -> anyhow::Result<()> {
