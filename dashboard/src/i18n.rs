@@ -177,6 +177,13 @@ words! {
     everyone_answered: "Iedereen heeft minstens één keer geantwoord.", "Everyone answered at least once.";
     running: "loopt", "running";
     no_sessions: "Nog geen lessen.", "No sessions yet.";
+    accounts: "Accounts", "Accounts";
+    add_account: "Account aanmaken", "Add account";
+    account_made: "Account aangemaakt. Geef dit wachtwoord door; het wordt niet opnieuw getoond.", "Account made. Pass on this password; it is not shown again.";
+    role: "Rol", "Role";
+    role_teacher: "Docent", "Teacher";
+    role_technician: "Technicus", "Technician";
+    role_admin: "Beheerder", "Admin";
     not_found: "Niet gevonden.", "Not found.";
 }
 

@@ -1,6 +1,7 @@
 //! The page shell every view sits in: language, navigation, the connection banner, the stylesheet
 //! and the one small script.
 
+pub mod admin;
 pub mod attendance;
 pub mod classroom;
 pub mod devices;

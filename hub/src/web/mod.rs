@@ -1,9 +1,12 @@
 //! HTTP: the dashboard's pages, the JSON API under `/api/v1`, the live event streams, `/healthz` and
 //! `/metrics`, each area behind its roles. `app(state) -> Router`, so handler tests need no socket.
 
+pub mod admin;
 pub mod attendance;
 pub mod pages;
 pub mod session;
+#[cfg(test)]
+mod tests;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -63,7 +66,8 @@ pub struct BrokerInfo {
     pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// The router: public pages, then lessons (teacher, admin), then devices (technician, admin).
+/// The router: public pages, then lessons (teacher, admin), devices (technician, admin) and the
+/// accounts (admin).
 /// Nothing but the login, the projector's link and `/healthz` answers without a login.
 pub fn app(state: AppState) -> Router {
     let public = Router::new()
@@ -104,9 +108,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/devices", post(add_device))
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), session::devices));
+    let admin = Router::new()
+        .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route_layer(from_fn_with_state(state.clone(), session::admin));
     public
         .merge(teaching)
         .merge(devices)
+        .merge(admin)
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(session::same_origin))
         .with_state(state)

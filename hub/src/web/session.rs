@@ -62,6 +62,9 @@ pub fn chrome(lang: Lang, user: Option<&User>, path: &str) -> Chrome {
         if u.role.reaches(Area::Devices) {
             links.push(Link { href: "/devices".into(), label: lang.devices() });
         }
+        if u.role.reaches(Area::Admin) {
+            links.push(Link { href: "/admin/users".into(), label: lang.accounts() });
+        }
     }
     Chrome { lang, user: user.map(|u| u.name.to_string()), links, path: safe_path(path).to_owned() }
 }
@@ -106,6 +109,11 @@ pub async fn teaching(State(s): State<AppState>, req: Request, next: Next) -> Re
 /// The guard for devices (technician, admin).
 pub async fn devices(State(s): State<AppState>, req: Request, next: Next) -> Response {
     guard(Area::Devices, s, req, next).await
+}
+
+/// The guard for accounts (admin).
+pub async fn admin(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    guard(Area::Admin, s, req, next).await
 }
 
 /// Refuses state-changing requests from another site: a cross-site `Sec-Fetch-Site`, or an `Origin`
