@@ -53,11 +53,17 @@ impl TestApp {
 
     /// A hub on `data`, with the embedded broker or the external one at `mqtt_url`.
     pub async fn spawn_on(data: PathBuf, mqtt_url: Option<String>) -> TestApp {
+        TestApp::spawn_at(data, mqtt_url, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// A hub on `data` serving HTTP at `http` (the same address again, to restart a hub under an
+    /// open browser).
+    pub async fn spawn_at(data: PathBuf, mqtt_url: Option<String>, http: SocketAddr) -> TestApp {
         test_logs();
         let mut s = Settings::default();
         s.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         s.mqtt.url = mqtt_url;
-        s.http.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        s.http.listen = http;
         s.data_dir = data.clone();
         let app = App::build(&s).await.expect("the hub builds");
         let (http, mqtt, engine) = (app.http_addr(), app.mqtt().clone(), app.engine());

@@ -263,15 +263,20 @@ pub fn teacher_live(lang: Lang, live: &TeacherLive) -> Markup {
     }
 }
 
-/// The projector's page, opened by its read-only link.
-pub fn projector(lang: Lang, room: &str, events: &str, question: Option<&QuestionPanel>) -> Markup {
-    let chrome = Chrome { lang, user: None, links: vec![], path: String::new() };
+/// The projector's page, opened by its read-only link (`path`); a small language switch in a corner.
+pub fn projector(lang: Lang, room: &str, path: &str, events: &str, question: Option<&QuestionPanel>) -> Markup {
+    let chrome = Chrome { lang, user: None, links: vec![], path: path.to_owned() };
     page(
         &chrome,
         &format!("{} {}", lang.projector_view(), room),
         Some(events),
         "projector",
-        html! { div #live { (projector_live(lang, question)) } },
+        html! {
+            div #live { (projector_live(lang, question)) }
+            a.lang href={"/lang/" (lang.other().code()) "?back=" (path)} lang=(lang.other().code()) {
+                (lang.other().language_name())
+            }
+        },
     )
 }
 
@@ -367,6 +372,9 @@ mod tests {
         let revealed = projector_live(Lang::Nl, Some(&question(Phase::Revealed, vec![0, 23, 5, 0]))).into_string();
         assert!(revealed.contains("<svg") && revealed.contains(">23</text>"));
         assert!(projector_live(Lang::En, None).into_string().contains("Waiting for the next question"));
+        let page = projector(Lang::Nl, "r1", "/projector/ab", "/projector/ab/events", None).into_string();
+        assert!(page.contains("href=\"/lang/en?back=/projector/ab\""), "a language switch here too");
+        assert!(!page.contains("Uitloggen"), "nothing to log out of on the projector");
     }
 
     #[test]

@@ -142,3 +142,27 @@ fn user_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<User, StoreError> {
         role: Role::parse(r.get("role")).map_err(corrupt("role"))?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_login_works_until_it_expires_and_not_after_logout() {
+        let dir =
+            std::env::temp_dir().join(format!("classhub-logins-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        let store = Store::open(&dir).await.unwrap();
+        let name = Username::parse("docent").unwrap();
+        let id = store.add_user(&name, Role::Teacher, "$argon2id$stub", 1_000).await.unwrap();
+        assert!(matches!(store.add_user(&name, Role::Admin, "x", 1_000).await, Err(StoreError::UserExists(_))));
+        let token = LoginToken::generate();
+        store.add_login(&token, id, 1_000, 2_000).await.unwrap();
+        assert_eq!(store.login(&token, 1_999).await.unwrap().map(|u| u.role), Some(Role::Teacher));
+        assert_eq!(store.login(&token, 2_000).await.unwrap(), None, "expired");
+        let other = LoginToken::generate();
+        store.add_login(&other, id, 1_000, 9_000).await.unwrap();
+        store.end_login(&other, 1_500).await.unwrap();
+        assert_eq!(store.login(&other, 1_600).await.unwrap(), None, "logged out");
+        assert_eq!(store.login(&LoginToken::generate(), 1_600).await.unwrap(), None, "a made-up token");
+    }
+}

@@ -343,8 +343,8 @@ pub async fn projector(State(s): State<AppState>, headers: HeaderMap, Path(token
     let room = projector_room(&s, &token).await?;
     let live = live_or_empty(&s, &room);
     let q = question_panel(&live, now_ms(), true);
-    let events = format!("/projector/{token}/events");
-    Ok(Html(view::projector(lang(&headers), room.as_str(), &events, q.as_ref()).into_string()).into_response())
+    let (path, events) = (format!("/projector/{token}"), format!("/projector/{token}/events"));
+    Ok(Html(view::projector(lang(&headers), room.as_str(), &path, &events, q.as_ref()).into_string()).into_response())
 }
 
 /// `GET /projector/{token}/events`: the projector's live part.

@@ -73,3 +73,36 @@ async fn a_lesson_in_the_browser_teacher_projector_and_technician() {
     browser.quit().await;
     app.stop().await;
 }
+
+#[tokio::test]
+#[ignore = "needs chromium and chromium-driver"]
+async fn the_projector_says_when_the_hub_is_gone_and_comes_back_by_itself() {
+    let app = TestApp::spawn("restart-browser").await;
+    let room = unique_room("back");
+    app.register_class(&room, "back", 3).await;
+    app.open_single(&room, 2).await;
+    let base = format!("/rooms/{room}");
+    let page = app.page(&base).await;
+    let link = page.body.split("href=\"/projector/").nth(1).and_then(|s| s.split('"').next()).expect("link").to_owned();
+    let (http, data) = (app.http, app.data.clone());
+    let browser = Browser::start().await;
+    browser.open(&format!("http://{http}/projector/{link}")).await;
+    browser.wait_for("0 van 3 beantwoord", Duration::from_secs(10)).await;
+
+    app.stop().await;
+    // The banner's text, not its data attribute: `>…</div>`.
+    browser.wait_for(">Verbinding met de hub verbroken; opnieuw verbinden…</div>", Duration::from_secs(15)).await;
+    browser.screenshot("projector-connection-lost").await;
+
+    // The hub comes back on the same address with the same data; three clickers answer.
+    let app = TestApp::spawn_at(data, None, http).await;
+    let cfg = firmware::sim::ClassConfig::new(app.mqtt.clone(), room.clone(), "back", 3);
+    let class = Class::start(cfg);
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("online");
+    class.play(&Plan::Everyone(Button::A), 100, 7).await;
+    class.wait_until(|s| s.state == State::Stored, Duration::from_secs(10)).await.expect("stored");
+    let html = browser.wait_for("3 van 3 beantwoord", Duration::from_secs(20)).await;
+    assert!(html.contains(">Weer verbonden.</div>"), "the page says it is back: {html}");
+    browser.quit().await;
+    app.stop().await;
+}
