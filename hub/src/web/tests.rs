@@ -21,6 +21,7 @@ use crate::store::{Store, now_ms};
 struct Fixture {
     state: AppState,
     _inbound: mpsc::Sender<Raw>,
+    _stop: tokio::sync::watch::Sender<bool>,
     teacher: String,
     technician: String,
     admin: String,
@@ -46,8 +47,7 @@ async fn fixture() -> Fixture {
         store.add_login(&token, id, now_ms(), now_ms() + 3_600_000).await.unwrap();
         cookies.push(format!("classhub_login={}", token.as_str()));
     }
-    let (_stop, stopping) = tokio::sync::watch::channel(false);
-    std::mem::forget(_stop); // the streams in these tests never need to end
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = AppState {
         engine: handle,
         store,
@@ -65,7 +65,7 @@ async fn fixture() -> Fixture {
         stopping,
     };
     let [teacher, technician, admin] = <[String; 3]>::try_from(cookies).unwrap();
-    Fixture { state, _inbound: inbound_tx, teacher, technician, admin }
+    Fixture { state, _inbound: inbound_tx, _stop: stop, teacher, technician, admin }
 }
 
 async fn ask(f: &Fixture, method: &str, path: &str, cookie: Option<&str>, form: &str) -> (StatusCode, Option<String>) {
