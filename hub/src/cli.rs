@@ -70,6 +70,26 @@ enum Cmd {
         #[command(subcommand)]
         command: UserCmd,
     },
+    /// The school's roster (IMS OneRoster 1.1 CSV).
+    Roster {
+        #[command(subcommand)]
+        command: RosterCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum RosterCmd {
+    /// Import a OneRoster 1.1 CSV bundle (a folder or a .zip); importing it again changes nothing.
+    Import {
+        /// The folder or zip.
+        path: PathBuf,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -215,6 +235,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.add_user(&name, role, &hash, crate::store::now_ms()).await?;
             store.close().await;
             println!("user {name} role {} password {password}", role.as_str());
+        }
+        Cmd::Roster { command: RosterCmd::Import { path, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let files = crate::blend::import::read_bundle(&path)?;
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let roster = crate::blend::roster::read(&files, &store.roster_known().await?);
+            for e in &roster.errors {
+                eprintln!("refused: {e}");
+            }
+            let rows = roster.orgs.len()
+                + roster.terms.len()
+                + roster.courses.len()
+                + roster.classes.len()
+                + roster.users.len()
+                + roster.enrollments.len();
+            let bar = indicatif::ProgressBar::new(rows as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let counts = store.apply_roster(&roster, || bar.inc(1)).await?;
+            bar.finish_and_clear();
+            store.close().await;
+            println!(
+                "roster: {} added, {} updated, {} removed, {} unchanged, {} refused",
+                counts.added,
+                counts.updated,
+                counts.removed,
+                counts.unchanged,
+                roster.errors.len()
+            );
         }
         Cmd::Serve { config, mqtt_url, mqtt_listen, http, data } => {
             let mut s = Settings::load(config.as_deref(), env)?;

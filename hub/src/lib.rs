@@ -14,6 +14,7 @@
 //! - [`store`] — SQLite through sqlx; all SQL lives here.
 //! - [`web`] — axum: JSON API, live event stream, health and metrics.
 //! - [`metrics`] — counters and the ingest-to-ack histogram.
+//! - [`blend`] — blended engagement: the OneRoster roster so far.
 //! - [`bench`] — `classhub bench burst`: the lecture-hall burst, hub against a bare echo.
 //! - [`demo`] — the newcomer's demo: a hub, a simulated class and a lesson that keeps going.
 //! - [`protocol`] — wire protocol v1, re-exported from `firmware::protocol`.
@@ -21,6 +22,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod blend;
 pub mod broker;
 pub mod classroom;
 pub mod cli;

@@ -90,3 +90,52 @@ fn the_first_start_makes_one_admin_and_shows_its_password_once() {
     });
     let _ = std::fs::remove_dir_all(&data);
 }
+
+const ORGS: &str = "\u{feff}sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\r\ns1,,,\"Het Baken, Noord\",school,,\r\n";
+const COURSES: &str = "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,grades,orgSourcedId,subjects,subjectCodes\nc1,,,,Wiskunde,WI,,s1,,\n";
+const CLASSES: &str = "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,periods\nk1,,,3A wiskunde,,c1,3A-WI,scheduled,B-204,s1,,,,\n";
+const USERS: &str = "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n\
+    u1,,,true,s1,student,anna,,Anna,de Vries,,1001,anna@school.nl,,,,,\n\
+    \n\
+    u2,,,true,s1,pupil,bram,,Bram,Jansen,,1002,,,,,,\n";
+const ENROLLMENTS: &str = "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary,beginDate,endDate\ne1,,,k1,s1,u1,student,false,,\n";
+
+#[test]
+fn roster_import_loads_a_folder_or_a_zip_reports_broken_rows_and_is_idempotent() {
+    let base = std::env::temp_dir().join(format!("classhub-cli-roster-{}", std::process::id()));
+    let (folder, data) = (base.join("bundle"), base.join("data"));
+    std::fs::create_dir_all(&folder).unwrap();
+    let files = [
+        ("orgs.csv", ORGS),
+        ("courses.csv", COURSES),
+        ("classes.csv", CLASSES),
+        ("users.csv", USERS),
+        ("enrollments.csv", ENROLLMENTS),
+    ];
+    for (name, text) in files {
+        std::fs::write(folder.join(name), text).unwrap();
+    }
+    let data_arg = data.to_string_lossy().into_owned();
+    let (ok, out, err) = classhub(&["roster", "import", &folder.to_string_lossy(), "--data", &data_arg]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "roster: 5 added, 0 updated, 0 removed, 0 unchanged, 1 refused");
+    assert!(err.contains("refused: users.csv line 4: role \"pupil\" is not a OneRoster role"), "{err}");
+
+    // The same bundle as a zip, its files in a subfolder: nothing changes.
+    let zip_path = base.join("export.zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, text) in files {
+        zip.start_file(format!("oneroster/{name}"), options).unwrap();
+        std::io::Write::write_all(&mut zip, text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap();
+    let (ok, out, err) = classhub(&["roster", "import", &zip_path.to_string_lossy(), "--data", &data_arg]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "roster: 0 added, 0 updated, 0 removed, 5 unchanged, 1 refused");
+
+    let (ok, _, err) =
+        classhub(&["roster", "import", &base.join("nothing.txt").to_string_lossy(), "--data", &data_arg]);
+    assert!(!ok && err.contains("not a folder or a .zip"), "{err}");
+    let _ = std::fs::remove_dir_all(&base);
+}

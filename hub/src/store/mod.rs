@@ -22,7 +22,9 @@ mod accounts;
 mod attendance;
 pub use attendance::SessionRow;
 mod fleet;
+mod roster;
 pub use fleet::FleetRow;
+pub use roster::{ImportCounts, email_hash};
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 
