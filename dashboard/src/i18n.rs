@@ -56,6 +56,16 @@ impl Lang {
         }
     }
 
+    /// What a roster import did.
+    pub fn roster_counts(self, added: usize, updated: usize, removed: usize, unchanged: usize) -> String {
+        match self {
+            Lang::Nl => {
+                format!("{added} toegevoegd, {updated} bijgewerkt, {removed} verwijderd, {unchanged} ongewijzigd")
+            }
+            Lang::En => format!("{added} added, {updated} updated, {removed} removed, {unchanged} unchanged"),
+        }
+    }
+
     /// "23 of 28 answered" / "23 van 28 beantwoord".
     pub fn answered(self, answered: u32, expected: u32) -> String {
         match self {
@@ -184,6 +194,10 @@ words! {
     role_teacher: "Docent", "Teacher";
     role_technician: "Technicus", "Technician";
     role_admin: "Beheerder", "Admin";
+    roster: "Leerlingenlijst (OneRoster)", "Roster (OneRoster)";
+    roster_file: "OneRoster 1.1 CSV-bestand (.zip)", "OneRoster 1.1 CSV bundle (.zip)";
+    import: "Importeren", "Import";
+    roster_refused: "Deze regels zijn niet geladen (de rest wel):", "These rows were not loaded (the rest were):";
     not_found: "Niet gevonden.", "Not found.";
 }
 

@@ -107,13 +107,19 @@ impl TestApp {
 
     /// Any request: method, path, headers, body. Sends no cookie unless given in `headers`.
     pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+        self.send_bytes(method, path, headers, body.as_bytes()).await
+    }
+
+    /// [`TestApp::send`] with a binary body.
+    pub async fn send_bytes(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
         let mut stream = tokio::net::TcpStream::connect(self.http).await.expect("connect to the hub's HTTP");
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.http);
         for (name, value) in headers {
             req.push_str(&format!("{name}: {value}\r\n"));
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
         stream.write_all(req.as_bytes()).await.expect("send request");
+        stream.write_all(body).await.expect("send body");
         let mut raw = Vec::new();
         tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
             .await

@@ -63,6 +63,50 @@ pub fn accounts(chrome: &Chrome, rows: &[AccountRow], made: Option<&NewAccount>,
     )
 }
 
+/// What a roster upload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterResult {
+    /// Rows new to the hub.
+    pub added: usize,
+    /// Rows changed.
+    pub updated: usize,
+    /// Rows removed.
+    pub removed: usize,
+    /// Rows as they were.
+    pub unchanged: usize,
+    /// The refused rows: "file line N: reason".
+    pub refused: Vec<String>,
+}
+
+/// The roster upload page: a OneRoster 1.1 CSV zip, and what the last upload did.
+pub fn roster(chrome: &Chrome, result: Option<&RosterResult>, error: Option<&str>) -> Markup {
+    let lang = chrome.lang;
+    page(
+        chrome,
+        lang.roster(),
+        None,
+        "",
+        html! {
+            h1 { (lang.roster()) }
+            @if let Some(error) = error { p.error role="alert" { (error) } }
+            @if let Some(r) = result {
+                div.notice role="status" {
+                    p { (lang.roster_counts(r.added, r.updated, r.removed, r.unchanged)) }
+                    @if !r.refused.is_empty() {
+                        p { (lang.roster_refused()) }
+                        ul { @for line in &r.refused { li { (line) } } }
+                    }
+                }
+            }
+            form method="post" action="/admin/roster" enctype="multipart/form-data" {
+                label for="bundle" { (lang.roster_file()) }
+                input #bundle name="bundle" type="file" accept=".zip" required;
+                p { button type="submit" { (lang.import()) } }
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +121,21 @@ mod tests {
         assert!(html.contains("abcdefghjkmnpqrs") && html.contains("<td>docent</td>"));
         assert!(html.contains("<option value=\"technician\">Technicus</option>"));
         assert!(!accounts(&chrome, &rows, None, None).into_string().contains("abcdefghjkmnpqrs"));
+    }
+
+    #[test]
+    fn the_roster_page_lists_every_refused_row() {
+        let chrome = Chrome { lang: Lang::En, user: Some("admin".into()), links: vec![], path: "/admin/roster".into() };
+        let r = RosterResult {
+            added: 5,
+            updated: 1,
+            removed: 0,
+            unchanged: 2,
+            refused: vec!["users.csv line 4: role \"pupil\"".into()],
+        };
+        let html = roster(&chrome, Some(&r), None).into_string();
+        assert!(html.contains("5 added, 1 updated, 0 removed, 2 unchanged"));
+        assert!(html.contains("<li>users.csv line 4: role &quot;pupil&quot;</li>"));
+        assert!(html.contains("enctype=\"multipart/form-data\""));
     }
 }

@@ -45,22 +45,32 @@ pub fn read_bundle(path: &Path) -> Result<BTreeMap<String, String>, BundleError>
         }
     } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip")) {
         let f = std::fs::File::open(path).map_err(|e| BundleError::Io(shown.clone(), e))?;
-        let mut zip = zip::ZipArchive::new(f).map_err(|e| BundleError::Zip(shown.clone(), e))?;
-        for i in 0..zip.len() {
-            let mut entry = zip.by_index(i).map_err(|e| BundleError::Zip(shown.clone(), e))?;
-            let full = entry.name().map_err(|e| BundleError::Zip(shown.clone(), e))?.into_owned();
-            let base = full.rsplit('/').next().unwrap_or("").to_owned();
-            if let Some(name) = FILES.iter().find(|f| **f == base) {
-                let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).map_err(|e| BundleError::Io(format!("{shown}:{base}"), e))?;
-                files.insert((*name).to_owned(), text(name, bytes)?);
-            }
-        }
+        return read_zip(&shown, f);
     } else {
         return Err(BundleError::NotABundle(shown));
     }
     if files.keys().all(|k| k == "manifest.csv") {
         return Err(BundleError::Empty(shown));
+    }
+    Ok(files)
+}
+
+/// The bundle's files from a zip (`shown` names it in errors); the files may sit in a subfolder.
+pub fn read_zip(shown: &str, zip: impl Read + std::io::Seek) -> Result<BTreeMap<String, String>, BundleError> {
+    let mut files = BTreeMap::new();
+    let mut zip = zip::ZipArchive::new(zip).map_err(|e| BundleError::Zip(shown.to_owned(), e))?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| BundleError::Zip(shown.to_owned(), e))?;
+        let full = entry.name().map_err(|e| BundleError::Zip(shown.to_owned(), e))?.into_owned();
+        let base = full.rsplit('/').next().unwrap_or("").to_owned();
+        if let Some(name) = FILES.iter().find(|f| **f == base) {
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(|e| BundleError::Io(format!("{shown}:{base}"), e))?;
+            files.insert((*name).to_owned(), text(name, bytes)?);
+        }
+    }
+    if files.keys().all(|k| k == "manifest.csv") {
+        return Err(BundleError::Empty(shown.to_owned()));
     }
     Ok(files)
 }

@@ -558,13 +558,8 @@ mod tests {
 
     #[test]
     fn a_dutch_class_list_sorts_by_the_name_without_its_prefix() {
-        let mut names = [
-            ("de Vries", "Anna"),
-            ("Jansen", "Bram"),
-            ("van der Berg", "Cem"),
-            ("Bakker", "Daan"),
-            ("'t Hart", "Eva"),
-        ];
+        let mut names =
+            [("de Vries", "Anna"), ("Jansen", "Bram"), ("van der Berg", "Cem"), ("Bakker", "Daan"), ("'t Hart", "Eva")];
         names.sort_by_key(|(f, g)| sort_key(f, g));
         assert_eq!(
             names.iter().map(|(f, _)| *f).collect::<Vec<_>>(),

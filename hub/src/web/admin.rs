@@ -1,10 +1,10 @@
 //! The admin's pages: the accounts, and making one (as `classhub user add` does).
 
-use axum::extract::State;
+use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse};
 use axum::{Extension, Form};
-use dashboard::views::admin::{self as view, AccountRow, NewAccount};
+use dashboard::views::admin::{self as view, AccountRow, NewAccount, RosterResult};
 use serde::Deserialize;
 
 use super::AppState;
@@ -73,4 +73,56 @@ pub async fn add_user(
         }
         Err(e) => Err(PageError::Internal(e.to_string())),
     }
+}
+
+fn roster_page(user: &User, headers: &HeaderMap, result: Option<&RosterResult>, error: Option<&str>) -> String {
+    view::roster(&chrome(lang(headers), Some(user), "/admin/roster"), result, error).into_string()
+}
+
+/// `GET /admin/roster`: the upload form.
+pub async fn roster(Extension(user): Extension<User>, headers: HeaderMap) -> Page {
+    Ok(Html(roster_page(&user, &headers, None, None)).into_response())
+}
+
+/// `POST /admin/roster`: imports an uploaded OneRoster zip, as `classhub roster import` does.
+pub async fn upload_roster(
+    State(s): State<AppState>,
+    Extension(user): Extension<User>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Page {
+    let refuse = |message: String| {
+        Ok((StatusCode::BAD_REQUEST, Html(roster_page(&user, &headers, None, Some(&message)))).into_response())
+    };
+    let mut upload = None;
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) if field.name() == Some("bundle") => {
+                let name = field.file_name().unwrap_or("upload.zip").to_owned();
+                match field.bytes().await {
+                    Ok(bytes) => upload = Some((name, bytes)),
+                    Err(e) => return refuse(format!("upload: {e}")),
+                }
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => break,
+            Err(e) => return refuse(format!("upload: {e}")),
+        }
+    }
+    let Some((name, bytes)) = upload else { return refuse("no file".into()) };
+    let files = match crate::blend::import::read_zip(&name, std::io::Cursor::new(bytes)) {
+        Ok(files) => files,
+        Err(e) => return refuse(e.to_string()),
+    };
+    let internal = |e: crate::store::StoreError| PageError::Internal(e.to_string());
+    let roster = crate::blend::roster::read(&files, &s.store.roster_known().await.map_err(internal)?);
+    let counts = s.store.apply_roster(&roster, || {}).await.map_err(internal)?;
+    let result = RosterResult {
+        added: counts.added,
+        updated: counts.updated,
+        removed: counts.removed,
+        unchanged: counts.unchanged,
+        refused: roster.errors.iter().map(ToString::to_string).collect(),
+    };
+    Ok(Html(roster_page(&user, &headers, Some(&result), None)).into_response())
 }

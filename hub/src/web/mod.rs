@@ -66,6 +66,9 @@ pub struct BrokerInfo {
     pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The largest roster upload accepted (a school's OneRoster zip).
+pub const ROSTER_UPLOAD_MAX: usize = 64 * 1024 * 1024;
+
 /// The router: public pages, then lessons (teacher, admin), devices (technician, admin) and the
 /// accounts (admin).
 /// Nothing but the login, the projector's link and `/healthz` answers without a login.
@@ -110,6 +113,12 @@ pub fn app(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), session::devices));
     let admin = Router::new()
         .route("/admin/users", get(admin::users).post(admin::add_user))
+        .route(
+            "/admin/roster",
+            get(admin::roster)
+                .post(admin::upload_roster)
+                .layer(axum::extract::DefaultBodyLimit::max(ROSTER_UPLOAD_MAX)),
+        )
         .route_layer(from_fn_with_state(state.clone(), session::admin));
     public
         .merge(teaching)

@@ -64,6 +64,7 @@ pub fn chrome(lang: Lang, user: Option<&User>, path: &str) -> Chrome {
         }
         if u.role.reaches(Area::Admin) {
             links.push(Link { href: "/admin/users".into(), label: lang.accounts() });
+            links.push(Link { href: "/admin/roster".into(), label: lang.roster() });
         }
     }
     Chrome { lang, user: user.map(|u| u.name.to_string()), links, path: safe_path(path).to_owned() }

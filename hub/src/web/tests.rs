@@ -102,6 +102,8 @@ const ROUTES: &[(&str, &str, &str, char)] = &[
     ("POST", "/devices/c-00000000/student", "student=Bram", 'D'),
     ("GET", "/metrics", "", 'D'),
     ("GET", "/admin/users", "", 'A'),
+    ("GET", "/admin/roster", "", 'A'),
+    ("POST", "/admin/roster", "", 'A'),
     ("POST", "/admin/users", "name=nieuw&role=teacher", 'A'),
 ];
 

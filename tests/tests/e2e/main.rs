@@ -8,4 +8,5 @@ mod dashboard;
 mod lesson;
 mod live_stream;
 mod restart;
+mod roster;
 mod sim_mosquitto;
