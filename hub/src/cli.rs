@@ -70,10 +70,30 @@ enum Cmd {
         #[command(subcommand)]
         command: UserCmd,
     },
+    /// Sources of online activity that send xAPI statements.
+    Source {
+        #[command(subcommand)]
+        command: SourceCmd,
+    },
     /// The school's roster (IMS OneRoster 1.1 CSV).
     Roster {
         #[command(subcommand)]
         command: RosterCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourceCmd {
+    /// Add a source (an LMS, an LRS): prints the HTTP Basic key and secret it signs in with.
+    Add {
+        /// Its name, e.g. moodle.
+        name: String,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
 }
 
@@ -235,6 +255,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.add_user(&name, role, &hash, crate::store::now_ms()).await?;
             store.close().await;
             println!("user {name} role {} password {password}", role.as_str());
+        }
+        Cmd::Source { command: SourceCmd::Add { name, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            anyhow::ensure!(
+                !name.is_empty()
+                    && name.len() <= 64
+                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+                "source name {name:?}: use 1 to 64 of a-z, 0-9, '-', '_', '.'"
+            );
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let (key, secret) = store.add_xapi_source(&name, crate::store::now_ms()).await?;
+            store.close().await;
+            println!("source {name} key {key} secret {secret}");
         }
         Cmd::Roster { command: RosterCmd::Import { path, config, data } } => {
             let s = Settings::load(config.as_deref(), env)?;

@@ -23,8 +23,10 @@ mod attendance;
 pub use attendance::SessionRow;
 mod fleet;
 mod roster;
+mod xapi;
 pub use fleet::FleetRow;
 pub use roster::{ImportCounts, email_hash};
+pub use xapi::{NewStatement, Query as StatementQuery, StatementError};
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 

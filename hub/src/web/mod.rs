@@ -7,6 +7,7 @@ pub mod pages;
 pub mod session;
 #[cfg(test)]
 mod tests;
+pub mod xapi;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -66,6 +67,9 @@ pub struct BrokerInfo {
     pub connected: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// The largest xAPI request accepted (a batch of statements).
+pub const XAPI_BODY_MAX: usize = 8 * 1024 * 1024;
+
 /// The largest roster upload accepted (a school's OneRoster zip).
 pub const ROSTER_UPLOAD_MAX: usize = 64 * 1024 * 1024;
 
@@ -120,12 +124,20 @@ pub fn app(state: AppState) -> Router {
                 .layer(axum::extract::DefaultBodyLimit::max(ROSTER_UPLOAD_MAX)),
         )
         .route_layer(from_fn_with_state(state.clone(), session::admin));
+    // xAPI sources sign every request with Basic credentials (no ambient cookie to forge), and
+    // learning content often posts from another origin: the same-origin rule does not apply there.
+    let lrs = Router::new()
+        .route("/xapi/about", get(xapi::about))
+        .route("/xapi/statements", post(xapi::post).put(xapi::put).get(xapi::get))
+        .layer(axum::extract::DefaultBodyLimit::max(XAPI_BODY_MAX))
+        .route_layer(from_fn_with_state(state.clone(), xapi::guard));
     public
         .merge(teaching)
         .merge(devices)
         .merge(admin)
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(session::same_origin))
+        .merge(lrs)
         .with_state(state)
 }
 

@@ -10,3 +10,4 @@ mod live_stream;
 mod restart;
 mod roster;
 mod sim_mosquitto;
+mod xapi;

@@ -1,0 +1,182 @@
+//! The xAPI statement resource over real HTTP: headers, credentials, POST and PUT with their id
+//! rules, all-or-nothing batches, conflicts, voiding, and queries with `more` paging.
+
+use base64::Engine as _;
+use classhub_tests::{HttpResponse, TestApp};
+use serde_json::{Value, json};
+
+struct Lrs {
+    app: TestApp,
+    auth: String,
+}
+
+impl Lrs {
+    async fn start(name: &str) -> Lrs {
+        let app = TestApp::spawn(name).await;
+        let store = app.store().await;
+        let (key, secret) = store.add_xapi_source("moodle", hub::store::now_ms()).await.unwrap();
+        store.close().await;
+        let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}")));
+        Lrs { app, auth }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> HttpResponse {
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let headers = [
+            ("Authorization", self.auth.as_str()),
+            ("X-Experience-API-Version", "1.0.3"),
+            ("Content-Type", "application/json"),
+        ];
+        self.app.send(method, path, &headers, &body).await
+    }
+}
+
+fn statement(who: &str, verb: &str, activity: &str) -> Value {
+    json!({
+        "actor": { "mbox": format!("mailto:{who}@school.nl") },
+        "verb": { "id": format!("http://adlnet.gov/expapi/verbs/{verb}") },
+        "object": { "id": format!("https://moodle.school.nl/mod/{activity}") },
+        "result": { "score": { "scaled": 0.7 } }
+    })
+}
+
+fn json_of(r: &HttpResponse) -> Value {
+    serde_json::from_str(&r.body).unwrap_or_else(|e| panic!("{e}: {}", r.body))
+}
+
+#[tokio::test]
+async fn headers_and_credentials_come_first() {
+    let lrs = Lrs::start("xapi-headers").await;
+    let about = lrs.app.send("GET", "/xapi/about", &[], "").await;
+    assert_eq!(about.status, 200);
+    assert_eq!(about.header("x-experience-api-version"), Some("1.0.3"));
+    assert_eq!(json_of(&about)["version"], json!(["1.0.3"]));
+    let no_version = lrs.app.send("GET", "/xapi/statements", &[("Authorization", lrs.auth.as_str())], "").await;
+    assert_eq!(no_version.status, 400);
+    let anonymous = lrs.app.send("GET", "/xapi/statements", &[("X-Experience-API-Version", "1.0.3")], "").await;
+    assert_eq!(anonymous.status, 401);
+    assert!(anonymous.header("www-authenticate").unwrap().starts_with("Basic"));
+    let wrong = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("key:wrong"));
+    let headers = [("Authorization", wrong.as_str()), ("X-Experience-API-Version", "1.0.3")];
+    assert_eq!(lrs.app.send("GET", "/xapi/statements", &headers, "").await.status, 401);
+    let r = lrs.call("GET", "/xapi/statements", None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.header("x-experience-api-consistent-through").is_some());
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn post_put_and_the_id_rules() {
+    let lrs = Lrs::start("xapi-ids").await;
+    let r = lrs.call("POST", "/xapi/statements", Some(&statement("anna", "completed", "quiz/1"))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = json_of(&r)[0].as_str().unwrap().to_owned();
+    let got = lrs.call("GET", &format!("/xapi/statements?statementId={id}"), None).await;
+    assert_eq!(got.status, 200);
+    let kept = json_of(&got);
+    assert_eq!(kept["id"], json!(id));
+    assert!(kept["stored"].is_string() && kept["authority"]["account"]["name"] == json!("moodle"));
+
+    // A batch with one bad statement keeps nothing.
+    let mut bad = statement("bram", "completed", "quiz/1");
+    bad["result"]["score"]["scaled"] = json!(2);
+    let batch = json!([statement("cem", "completed", "quiz/1"), bad]);
+    let r = lrs.call("POST", "/xapi/statements", Some(&batch)).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("statement 1: result.score.scaled"), "{}", r.body);
+    let all = json_of(&lrs.call("GET", "/xapi/statements", None).await);
+    assert_eq!(all["statements"].as_array().unwrap().len(), 1, "all or nothing");
+
+    let put_id = "6d7f3c2a-1b4e-4c8d-9a0f-2e5b7c9d1a3e";
+    let mut s = statement("daan", "attempted", "quiz/2");
+    let path = format!("/xapi/statements?statementId={put_id}");
+    assert_eq!(lrs.call("PUT", &path, Some(&s)).await.status, 204);
+    assert_eq!(lrs.call("PUT", &path, Some(&s)).await.status, 204, "the same statement again: no change");
+    s["verb"]["id"] = json!("http://adlnet.gov/expapi/verbs/passed");
+    assert_eq!(lrs.call("PUT", &path, Some(&s)).await.status, 409, "same id, other content");
+    s["id"] = json!(put_id);
+    assert_eq!(lrs.call("POST", "/xapi/statements", Some(&s)).await.status, 409);
+    s["id"] = json!("00000000-0000-4000-8000-000000000000");
+    assert_eq!(lrs.call("PUT", &path, Some(&s)).await.status, 400, "the body's id is not statementId");
+    assert_eq!(lrs.call("PUT", "/xapi/statements", Some(&s)).await.status, 400, "PUT needs statementId");
+    let twice = json!([{ "id": put_id, "actor": s["actor"], "verb": s["verb"], "object": s["object"] }, { "id": put_id, "actor": s["actor"], "verb": s["verb"], "object": s["object"] }]);
+    assert_eq!(lrs.call("POST", "/xapi/statements", Some(&twice)).await.status, 400);
+    assert_eq!(
+        lrs.call("GET", "/xapi/statements?statementId=00000000-0000-4000-8000-00000000beef", None).await.status,
+        404
+    );
+    assert_eq!(lrs.call("GET", &format!("/xapi/statements?statementId={id}&verb=x:y"), None).await.status, 400);
+    assert_eq!(lrs.call("GET", "/xapi/statements?colour=red", None).await.status, 400);
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn voiding_hides_a_statement_and_cannot_be_voided_itself() {
+    let lrs = Lrs::start("xapi-void").await;
+    let r = lrs.call("POST", "/xapi/statements", Some(&statement("anna", "completed", "quiz/1"))).await;
+    let target = json_of(&r)[0].as_str().unwrap().to_owned();
+    let void = json!({
+        "actor": { "mbox": "mailto:docent@school.nl" },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+        "object": { "objectType": "StatementRef", "id": target }
+    });
+    let r = lrs.call("POST", "/xapi/statements", Some(&void)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let voiding = json_of(&r)[0].as_str().unwrap().to_owned();
+    assert_eq!(lrs.call("GET", &format!("/xapi/statements?statementId={target}"), None).await.status, 404);
+    assert_eq!(lrs.call("GET", &format!("/xapi/statements?voidedStatementId={target}"), None).await.status, 200);
+    let listed = json_of(&lrs.call("GET", "/xapi/statements", None).await);
+    let ids: Vec<&str> = listed["statements"].as_array().unwrap().iter().filter_map(|s| s["id"].as_str()).collect();
+    assert_eq!(ids, [voiding.as_str()], "only the voiding statement is listed");
+    let void_the_void = json!({
+        "actor": { "mbox": "mailto:docent@school.nl" },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/voided" },
+        "object": { "objectType": "StatementRef", "id": voiding }
+    });
+    assert_eq!(lrs.call("POST", "/xapi/statements", Some(&void_the_void)).await.status, 400);
+    lrs.app.stop().await;
+}
+
+#[tokio::test]
+async fn queries_filter_and_page_with_more() {
+    let lrs = Lrs::start("xapi-query").await;
+    let mut batch = Vec::new();
+    for i in 0..5 {
+        batch.push(statement("anna", "completed", &format!("quiz/{i}")));
+    }
+    batch.push(statement("bram", "completed", "quiz/0"));
+    batch.push(statement("anna", "attempted", "quiz/0"));
+    assert_eq!(lrs.call("POST", "/xapi/statements", Some(&Value::Array(batch))).await.status, 200);
+
+    let agent = "%7B%22mbox%22%3A%22mailto%3Aanna%40school.nl%22%7D";
+    let verb = "http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fcompleted";
+    let first = json_of(
+        &lrs.call("GET", &format!("/xapi/statements?agent={agent}&verb={verb}&limit=2&ascending=true"), None).await,
+    );
+    let objects = |page: &Value| -> Vec<String> {
+        page["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["object"]["id"].as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(objects(&first), ["0", "1"]);
+    let mut seen = objects(&first);
+    let mut more = first["more"].as_str().unwrap().to_owned();
+    while !more.is_empty() {
+        let page = json_of(&lrs.call("GET", &more, None).await);
+        seen.extend(objects(&page));
+        more = page["more"].as_str().unwrap().to_owned();
+    }
+    assert_eq!(seen, ["0", "1", "2", "3", "4"], "anna's five completions, in order, each once");
+    let activity = "https%3A%2F%2Fmoodle.school.nl%2Fmod%2Fquiz%2F0";
+    let on_quiz0 = json_of(&lrs.call("GET", &format!("/xapi/statements?activity={activity}"), None).await);
+    assert_eq!(on_quiz0["statements"].as_array().unwrap().len(), 3);
+    assert_eq!(on_quiz0["more"], json!(""));
+    let later = json_of(&lrs.call("GET", "/xapi/statements?since=2100-01-01T00:00:00Z", None).await);
+    assert!(later["statements"].as_array().unwrap().is_empty());
+    assert_eq!(lrs.call("GET", "/xapi/statements?since=yesterday", None).await.status, 400);
+    assert_eq!(lrs.call("GET", "/xapi/statements?agent=anna", None).await.status, 400);
+    lrs.app.stop().await;
+}
