@@ -212,6 +212,13 @@ impl Store {
         *self.last_write.lock().expect("last_write lock")
     }
 
+    /// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`), so that
+    /// concurrent writers wait their turn (busy timeout) instead of failing when a read turns into
+    /// a write after another writer committed.
+    pub async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
@@ -283,7 +290,7 @@ impl Store {
     /// Returns, per record, whether it was new (`false`: that device and sequence number were
     /// already stored).
     pub async fn commit(&self, batch: &[Record], updates: &[DeviceUpdate]) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let now = now_ms();
         for update in updates {
             match update {
@@ -404,7 +411,7 @@ impl Store {
 
     /// Ends a session, closing its open question.
     pub async fn end_session(&self, id: i64, at_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE questions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL")
             .bind(at_ms)
             .bind(id)
@@ -424,7 +431,7 @@ impl Store {
         timer_s: Option<u32>,
         at_ms: i64,
     ) -> Result<u32, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         sqlx::query("UPDATE questions SET closed_ms = ? WHERE session_id = ? AND closed_ms IS NULL")
             .bind(at_ms)
             .bind(session)

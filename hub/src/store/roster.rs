@@ -203,7 +203,7 @@ impl Store {
                 ],
             });
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let mut counts = ImportCounts::default();
         for p in puts {
             match put(&mut tx, p).await? {

@@ -107,7 +107,7 @@ impl Store {
         batch: &[NewStatement],
         stored_ms: i64,
     ) -> Result<Vec<String>, StatementError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         for s in batch {
             let existing = sqlx::query("SELECT json FROM xapi_statements WHERE id = ?")
                 .bind(&s.id)
@@ -202,5 +202,41 @@ impl Store {
             .map(|r| serde_json::from_str(r.get::<&str, _>("json")).unwrap_or_default())
             .collect();
         Ok((statements, more))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn eight_sources_writing_at_once_all_get_their_statements_kept() {
+        let dir =
+            std::env::temp_dir().join(format!("classhub-xapi-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+        let store = Store::open(&dir).await.unwrap();
+        let mut tasks = Vec::new();
+        for client in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for round in 0..10 {
+                    let batch: Vec<NewStatement> = (0..5)
+                        .map(|i| NewStatement {
+                            id: xapi::new_uuid(),
+                            json: json!({ "actor": { "mbox": format!("mailto:s{client}@school.nl") },
+                                "verb": { "id": "http://adlnet.gov/expapi/verbs/experienced" },
+                                "object": { "id": format!("https://lms.school.nl/{round}/{i}") } }),
+                        })
+                        .collect();
+                    store.keep_statements("lms", &batch, 1_000).await.expect("kept, not busy");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let (all, _) = store.statements(&Query { limit: 1000, ..Query::default() }).await.unwrap();
+        assert_eq!(all.len(), 400);
     }
 }
