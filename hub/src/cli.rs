@@ -132,6 +132,21 @@ enum UserCmd {
 
 #[derive(Subcommand)]
 enum BenchCmd {
+    /// xAPI: concurrent clients post batches of statements of about 1.8 KB.
+    Xapi {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Statements per request.
+        #[arg(long, default_value_t = 5)]
+        batch: usize,
+        /// Statements in all.
+        #[arg(long, default_value_t = 20_000)]
+        statements: usize,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// The live views: V viewers keep the live stream open while N clickers answer.
     Live {
         /// Open live streams.
@@ -225,6 +240,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("classhub ready mqtt=mqtt://{}", broker.local_addr());
             shutdown_signal().await;
             broker.shutdown();
+        }
+        Cmd::Bench { command: BenchCmd::Xapi { clients, batch, statements, json } } => {
+            let exe = std::env::current_exe()?;
+            let report = crate::bench::xapi::xapi(&exe, clients.max(1), batch.max(1), statements).await?;
+            if json { println!("{}", serde_json::to_string(&report)?) } else { println!("{report}") }
         }
         Cmd::Bench { command: BenchCmd::Live { viewers, clickers, spread_ms, live_every_ms, json } } => {
             let exe = std::env::current_exe()?;

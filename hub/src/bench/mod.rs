@@ -2,8 +2,10 @@
 //! connection, all connected first, press once, at the same instant or spread evenly; measured
 //! against the hub (its own process) and, on the same kind of broker, against a bare echo responder
 //! that acks without storing. `classhub bench live` (in [`live`]): how soon the live views follow.
+//! `classhub bench xapi` (in [`xapi`]): statements stored per second.
 
 pub mod live;
+pub mod xapi;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -339,14 +341,19 @@ async fn prepare_class(
     let session = crate::demo::register_class(&store, room, seed, clickers).await?;
     let spec = QuestionSpec::new(QuestionKind::Single, 4).map_err(|e| anyhow::anyhow!("{e}"))?;
     store.open_question(session, spec, None, None, crate::store::now_ms()).await?;
-    if let Some((name, password)) = user {
-        let name = crate::auth::Username::parse(name)?;
-        store
-            .add_user(&name, crate::auth::Role::Admin, &crate::auth::hash_password(password)?, crate::store::now_ms())
-            .await?;
-    }
+    let random = crate::auth::new_password();
+    bench_account(&store, user.unwrap_or(("bench", &random))).await?;
     store.close().await;
     Ok(spec)
+}
+
+/// An admin account for the benchmark, so the hub's first start has no password to announce.
+async fn bench_account(store: &Store, (name, password): (&str, &str)) -> anyhow::Result<()> {
+    let name = crate::auth::Username::parse(name)?;
+    store
+        .add_user(&name, crate::auth::Role::Admin, &crate::auth::hash_password(password)?, crate::store::now_ms())
+        .await?;
+    Ok(())
 }
 
 async fn publish_retained<T: Serialize>(broker: &BrokerAddr, topic: &str, msg: &T) -> anyhow::Result<()> {

@@ -161,6 +161,12 @@ impl Store {
         Ok(batch.iter().map(|s| s.id.clone()).collect())
     }
 
+    /// How many statements are kept (voided ones included).
+    pub async fn statements_stored(&self) -> Result<usize, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM xapi_statements").fetch_one(&self.pool).await?.get::<i64, _>("n")
+            as usize)
+    }
+
     /// One statement by id: a kept one (`voided` false) or a voided one (`voided` true).
     pub async fn statement(&self, id: &str, voided: bool) -> Result<Option<Value>, StoreError> {
         let row = sqlx::query("SELECT json FROM xapi_statements WHERE id = ? AND voided = ?")
