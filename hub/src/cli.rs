@@ -75,6 +75,11 @@ enum Cmd {
         #[command(subcommand)]
         command: SourceCmd,
     },
+    /// Online activity downloaded from the LMS.
+    Activity {
+        #[command(subcommand)]
+        command: ActivityCmd,
+    },
     /// The school's roster (IMS OneRoster 1.1 CSV).
     Roster {
         #[command(subcommand)]
@@ -89,6 +94,24 @@ enum SourceCmd {
         /// Its name, e.g. moodle.
         name: String,
         /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ActivityCmd {
+    /// Import a Moodle course log or a Canvas access report (CSV); importing it again adds nothing.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// `moodle` (course Logs download) or `canvas` (course Access Report).
+        #[arg(long)]
+        from: String,
+        /// A TOML settings file (for the data directory and the time zone).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Where the database lives.
@@ -288,6 +311,33 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (key, secret) = store.add_xapi_source(&name, crate::store::now_ms()).await?;
             store.close().await;
             println!("source {name} key {key} secret {secret}");
+        }
+        Cmd::Activity { command: ActivityCmd::Import { file, from, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let tz = jiff::tz::TimeZone::get(&s.classroom.timezone)?;
+            let name =
+                file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| anyhow::anyhow!("{name} is not UTF-8 text (save it as CSV UTF-8)"))?;
+            let read = match from.as_str() {
+                "moodle" => crate::blend::activity::moodle_logs(&name, &text, &tz),
+                "canvas" => crate::blend::activity::canvas_access(&name, &text, &tz),
+                other => anyhow::bail!("--from {other:?}: moodle or canvas"),
+            };
+            for e in &read.errors {
+                eprintln!("refused: {e}");
+            }
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let counts = store.keep_online_events(&read.events).await?;
+            store.close().await;
+            println!(
+                "activity: {} added, {} updated, {} unchanged, {} refused",
+                counts.added,
+                counts.updated,
+                counts.unchanged,
+                read.errors.len()
+            );
         }
         Cmd::Roster { command: RosterCmd::Import { path, config, data } } => {
             let s = Settings::load(config.as_deref(), env)?;

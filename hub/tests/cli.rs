@@ -139,3 +139,60 @@ fn roster_import_loads_a_folder_or_a_zip_reports_broken_rows_and_is_idempotent()
     assert!(!ok && err.contains("not a folder or a .zip"), "{err}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn activity_import_reads_moodle_and_canvas_downloads_and_is_idempotent() {
+    let base = std::env::temp_dir().join(format!("classhub-cli-activity-{}", std::process::id()));
+    std::fs::create_dir_all(&base).unwrap();
+    let data = base.join("data").to_string_lossy().into_owned();
+    let moodle = base.join("logs_wiskunde_3a.csv");
+    std::fs::write(
+        &moodle,
+        "\u{feff}Time,User full name,Affected user,Event context,Component,Event name,Description,Origin,IP address\r\n\
+         \"20/11/26, 10:15\",Anna de Vries,-,\"Quiz: Toets 3, verbanden\",Quiz,Quiz attempt submitted,submitted,web,10.0.0.12\r\n\
+         \"20-11-2026 10:20\",Bram Jansen,-,Course: Wiskunde 3A,System,Course viewed,viewed,web,10.0.0.13\r\n\
+         gisteren,Bram Jansen,-,Course: Wiskunde 3A,System,Course viewed,viewed,web,10.0.0.13\r\n",
+    )
+    .unwrap();
+    let path = moodle.to_string_lossy().into_owned();
+    let (ok, out, err) = classhub(&["activity", "import", &path, "--from", "moodle", "--data", &data]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "activity: 2 added, 0 updated, 0 unchanged, 1 refused");
+    assert!(err.contains("refused: logs_wiskunde_3a.csv line 4: Time \"gisteren\" is not a date and time"), "{err}");
+    let (_, out, _) = classhub(&["activity", "import", &path, "--from", "moodle", "--data", &data]);
+    assert_eq!(out.trim(), "activity: 0 added, 0 updated, 2 unchanged, 1 refused");
+
+    // Canvas reports are cumulative: the next download moves a row on instead of adding one.
+    let canvas = base.join("access_report.csv");
+    let report = |views: u32| {
+        format!(
+            "User ID,Full Name,Sortable Name,Category,Class,Title,Views,Last Access,First Access,Action\n\
+             4711,Anna de Vries,\"Vries, Anna de\",Quizzes,quiz,Toets 3,{views},2026-11-2{views}T10:15:00+01:00,2026-11-18T08:00:00+01:00,participate\n"
+        )
+    };
+    std::fs::write(&canvas, report(4)).unwrap();
+    let cpath = canvas.to_string_lossy().into_owned();
+    let (_, out, _) = classhub(&["activity", "import", &cpath, "--from", "canvas", "--data", &data]);
+    assert_eq!(out.trim(), "activity: 1 added, 0 updated, 0 unchanged, 0 refused");
+    std::fs::write(&canvas, report(6)).unwrap();
+    let (_, out, _) = classhub(&["activity", "import", &cpath, "--from", "canvas", "--data", &data]);
+    assert_eq!(out.trim(), "activity: 0 added, 1 updated, 0 unchanged, 0 refused");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = hub::store::Store::open(std::path::Path::new(&data)).await.unwrap();
+        let identities = store.online_identities().await.unwrap();
+        assert_eq!(
+            identities,
+            [
+                ("canvas:4711|Anna de Vries".to_owned(), 6),
+                ("name:Anna de Vries".to_owned(), 1),
+                ("name:Bram Jansen".to_owned(), 1)
+            ]
+        );
+        store.close().await;
+    });
+    let (ok, _, err) = classhub(&["activity", "import", &path, "--from", "blackboard", "--data", &data]);
+    assert!(!ok && err.contains("moodle or canvas"), "{err}");
+    let _ = std::fs::remove_dir_all(&base);
+}

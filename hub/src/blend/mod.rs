@@ -1,6 +1,7 @@
 //! Blended engagement: the roster (who is in which class), online activity, and the picture that
 //! puts them beside what happens in class. So far: the OneRoster 1.1 CSV roster.
 
+pub mod activity;
 pub mod import;
 pub mod roster;
 pub mod xapi;
