@@ -56,6 +56,14 @@ impl Lang {
         }
     }
 
+    /// "12 accounts matched automatically".
+    pub fn matched_automatically(self, n: usize) -> String {
+        match self {
+            Lang::Nl => format!("{n} accounts automatisch gekoppeld."),
+            Lang::En => format!("{n} accounts matched automatically."),
+        }
+    }
+
     /// What a roster import did.
     pub fn roster_counts(self, added: usize, updated: usize, removed: usize, unchanged: usize) -> String {
         match self {
@@ -197,6 +205,15 @@ words! {
     roster: "Leerlingenlijst (OneRoster)", "Roster (OneRoster)";
     roster_file: "OneRoster 1.1 CSV-bestand (.zip)", "OneRoster 1.1 CSV bundle (.zip)";
     import: "Importeren", "Import";
+    online_review: "Online accounts nakijken", "Online accounts to check";
+    review_help: "Deze accounts uit de online leeromgeving passen bij geen of bij meer leerlingen. Kies wie het is; er wordt niet gegokt.", "These accounts from the online learning environment fit no student or several. Choose who it is; nothing is guessed.";
+    not_a_student: "Geen leerling", "Not a student";
+    ambiguous: "meerdere leerlingen mogelijk", "several students fit";
+    unmatched: "geen leerling gevonden", "no student found";
+    account: "Account", "Account";
+    activities: "Activiteiten", "Activities";
+    save: "Opslaan", "Save";
+    nothing_to_check: "Niets na te kijken.", "Nothing to check.";
     roster_refused: "Deze regels zijn niet geladen (de rest wel):", "These rows were not loaded (the rest were):";
     not_found: "Niet gevonden.", "Not found.";
 }

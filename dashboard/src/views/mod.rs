@@ -6,6 +6,7 @@ pub mod attendance;
 pub mod classroom;
 pub mod devices;
 pub mod login;
+pub mod review;
 
 use maud::{DOCTYPE, Markup, html};
 

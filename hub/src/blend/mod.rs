@@ -3,5 +3,6 @@
 
 pub mod activity;
 pub mod import;
+pub mod matching;
 pub mod roster;
 pub mod xapi;

@@ -22,6 +22,7 @@ mod accounts;
 mod attendance;
 pub use attendance::SessionRow;
 mod fleet;
+mod identities;
 mod online;
 mod roster;
 pub use online::OnlineCounts;

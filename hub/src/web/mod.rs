@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod attendance;
 pub mod pages;
+pub mod review;
 pub mod session;
 #[cfg(test)]
 mod tests;
@@ -102,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .route("/sessions/{id}/attendance", post(attendance::set_mark))
         .route("/attendance/student", get(attendance::student))
         .route("/attendance.csv", get(attendance::export))
+        .route("/online/review", get(review::review).post(review::decide))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))
         .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))

@@ -97,6 +97,8 @@ const ROUTES: &[(&str, &str, &str, char)] = &[
     ("GET", "/attendance/student?k=0011223344556677", "", 'T'),
     ("GET", "/attendance.csv?class=3A&from=2026-11-01&to=2026-11-30", "", 'T'),
     ("GET", "/api/v1/rooms/r1/live", "", 'T'),
+    ("GET", "/online/review", "", 'T'),
+    ("POST", "/online/review", "identity=name%3AX&student=", 'T'),
     ("GET", "/devices", "", 'D'),
     ("POST", "/devices", "room=r1&student=Anna", 'D'),
     ("POST", "/devices/c-00000000/student", "student=Bram", 'D'),

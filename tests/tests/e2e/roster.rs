@@ -58,3 +58,68 @@ async fn an_admin_uploads_the_roster_twice_and_the_second_time_nothing_changes()
     assert_eq!(bad.status, 400);
     app.stop().await;
 }
+
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, text) in files {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        zip.write_all(text.as_bytes()).unwrap();
+    }
+    zip.finish().unwrap().into_inner()
+}
+
+#[tokio::test]
+async fn a_teacher_settles_the_online_accounts_matching_could_not() {
+    let app = TestApp::spawn("review").await;
+    let roster = zip_of(&[
+        ("orgs.csv", "sourcedId,name,type\ns1,Het Baken,school\n"),
+        (
+            "users.csv",
+            "sourcedId,role,username,givenName,familyName,email\n\
+             u1,student,anna,Anna,de Vries,anna@school.nl\n\
+             u2,student,bjansen,Bram,Jansen,\n\
+             u3,student,bjansen2,Bram,Jansen,\n",
+        ),
+    ]);
+    let (content_type, body) = multipart(&roster);
+    let origin = format!("http://{}", app.http);
+    let headers =
+        [("Content-Type", content_type.as_str()), ("Cookie", app.cookie.as_str()), ("Origin", origin.as_str())];
+    assert_eq!(app.send_bytes("POST", "/admin/roster", &headers, &body).await.status, 200);
+
+    // Online: Anna by name in Moodle and by e-mail over xAPI, two accounts named Bram Jansen, and Cem.
+    let tz = jiff::tz::TimeZone::get("Europe/Amsterdam").unwrap();
+    let logs = "Time,User full name,Event context,Event name\n\
+        \"20/11/26, 10:15\",Anna de Vries,Course: Wiskunde,Course viewed\n\
+        \"20/11/26, 10:16\",Bram Jansen,Course: Wiskunde,Course viewed\n\
+        \"20/11/26, 10:17\",Cem Yilmaz,Course: Wiskunde,Course viewed\n";
+    let read = hub::blend::activity::moodle_logs("logs.csv", logs, &tz);
+    let store = app.store().await;
+    store.keep_online_events(&read.events).await.unwrap();
+    let statement = serde_json::json!({ "actor": { "mbox": "mailto:Anna@school.nl" },
+        "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" }, "object": { "id": "https://lms.school.nl/quiz/1" } });
+    store
+        .keep_statements(
+            "lms",
+            &[hub::store::NewStatement { id: hub::blend::xapi::new_uuid(), json: statement }],
+            1_000,
+        )
+        .await
+        .unwrap();
+    store.close().await;
+
+    let page = app.page("/online/review").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("2 accounts automatisch gekoppeld."), "Anna twice: {}", page.body);
+    assert!(page.body.contains("<td>Bram Jansen</td>") && page.body.contains("meerdere leerlingen mogelijk"));
+    assert!(page.body.contains("<td>Cem Yilmaz</td>") && page.body.contains("geen leerling gevonden"));
+
+    let r = app.post_form("/online/review", "identity=name%3ABram+Jansen&student=u3").await;
+    assert_eq!(r.status, 303);
+    let r = app.post_form("/online/review", "identity=name%3ACem+Yilmaz&student=").await;
+    assert_eq!(r.status, 303, "Cem is not a student of this class");
+    assert_eq!(app.post_form("/online/review", "identity=name%3AX&student=u99").await.status, 400);
+    let after = app.page("/online/review").await;
+    assert!(after.body.contains("Niets na te kijken."), "{}", after.body);
+    app.stop().await;
+}
