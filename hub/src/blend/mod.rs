@@ -2,6 +2,7 @@
 //! puts them beside what happens in class. So far: the OneRoster 1.1 CSV roster.
 
 pub mod activity;
+pub mod engagement;
 pub mod import;
 pub mod matching;
 pub mod roster;
