@@ -152,6 +152,70 @@ pub fn picture(weeks: &[Week], w: &Weights) -> Vec<Picture> {
         .collect()
 }
 
+/// One lesson, as a week's counts need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lesson {
+    /// Each student on the lesson's list with their mark (`None`: not seen in a running lesson).
+    pub marks: Vec<(String, Option<crate::classroom::attendance::Mark>)>,
+    /// Questions asked.
+    pub asked: u32,
+    /// Questions each student answered.
+    pub answered: std::collections::BTreeMap<String, u32>,
+}
+
+/// Counts a class's week from its lessons and the online activity in that week. `student_of` turns
+/// an online identity into the class's student it belongs to (after matching), `day_of` a time into
+/// a day number.
+pub fn count_week(
+    lessons: &[Lesson],
+    online: &std::collections::BTreeMap<String, Vec<(i64, u32)>>,
+    student_of: impl Fn(&str) -> Option<String>,
+    day_of: impl Fn(i64) -> i64,
+    no_online_access: &std::collections::BTreeSet<String>,
+) -> Vec<Week> {
+    use crate::classroom::attendance::Mark;
+    let mut weeks: std::collections::BTreeMap<String, Week> = std::collections::BTreeMap::new();
+    let blank = |student: &str| Week {
+        student: student.to_owned(),
+        sessions: 0,
+        attended: 0,
+        asked: 0,
+        answered: 0,
+        online_days: 0,
+        online_events: 0,
+        no_online_access: no_online_access.contains(student),
+    };
+    for lesson in lessons {
+        for (student, mark) in &lesson.marks {
+            let w = weeks.entry(student.clone()).or_insert_with(|| blank(student));
+            if *mark == Some(Mark::Excused) {
+                continue;
+            }
+            w.sessions += 1;
+            if matches!(mark, Some(Mark::Present | Mark::Late)) {
+                w.attended += 1;
+                w.asked += lesson.asked;
+                w.answered += lesson.answered.get(student).copied().unwrap_or(0).min(lesson.asked);
+            }
+        }
+    }
+    let mut days: std::collections::BTreeMap<String, std::collections::BTreeSet<i64>> = Default::default();
+    for (identity, events) in online {
+        let Some(student) = student_of(identity) else { continue };
+        let Some(w) = weeks.get_mut(&student) else { continue };
+        for (at, count) in events {
+            w.online_events += count;
+            days.entry(student.clone()).or_default().insert(day_of(*at));
+        }
+    }
+    for (student, d) in days {
+        if let Some(w) = weeks.get_mut(&student) {
+            w.online_days = d.len() as u32;
+        }
+    }
+    weeks.into_values().collect()
+}
+
 /// The trend: this week's index against the mean of the earlier weeks' (`None` without earlier).
 pub fn trend(index: f64, earlier: &[f64]) -> Option<f64> {
     (!earlier.is_empty()).then(|| index - earlier.iter().sum::<f64>() / earlier.len() as f64)
@@ -210,6 +274,53 @@ mod tests {
         // Daan: 0.25, 0.2, 0.2, 0.25 → in class 0.225, online 0.225, index 0.225, neither.
         assert!(close(p[3].in_class, 0.225) && close(p[3].index, 0.225));
         assert_eq!(p[3].group, Group::Neither);
+    }
+
+    #[test]
+    fn a_week_is_counted_from_lessons_marks_answers_and_matched_online_activity() {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use crate::classroom::attendance::Mark;
+        let lesson = |marks: &[(&str, Option<Mark>)], asked: u32, answered: &[(&str, u32)]| Lesson {
+            marks: marks.iter().map(|(s, m)| (s.to_string(), *m)).collect(),
+            asked,
+            answered: answered.iter().map(|(s, n)| (s.to_string(), *n)).collect(),
+        };
+        let lessons = [
+            lesson(
+                &[("Anna", Some(Mark::Present)), ("Bram", Some(Mark::Late)), ("Cem", Some(Mark::Excused))],
+                4,
+                &[("Anna", 4), ("Bram", 1)],
+            ),
+            lesson(
+                &[("Anna", Some(Mark::Present)), ("Bram", Some(Mark::Absent)), ("Cem", Some(Mark::Present))],
+                6,
+                &[("Anna", 5), ("Bram", 2), ("Cem", 6)],
+            ),
+        ];
+        const DAY: i64 = 86_400_000;
+        let online: BTreeMap<String, Vec<(i64, u32)>> = [
+            ("name:Anna de Vries".to_owned(), vec![(DAY + 5, 1), (DAY + 9, 2), (3 * DAY, 1)]),
+            ("canvas:1|Zoë".to_owned(), vec![(DAY, 7)]),
+        ]
+        .into();
+        let student_of = |identity: &str| (identity == "name:Anna de Vries").then(|| "Anna".to_owned());
+        let no_access: BTreeSet<String> = ["Cem".to_owned()].into();
+        let weeks = count_week(&lessons, &online, student_of, |ms| ms / DAY, &no_access);
+        let by = |name: &str| weeks.iter().find(|w| w.student == name).unwrap().clone();
+        let anna = by("Anna");
+        assert_eq!((anna.sessions, anna.attended, anna.asked, anna.answered), (2, 2, 10, 9));
+        assert_eq!((anna.online_days, anna.online_events), (2, 4), "three events on two days");
+        let bram = by("Bram");
+        assert_eq!(
+            (bram.sessions, bram.attended, bram.asked, bram.answered),
+            (2, 1, 4, 1),
+            "answers in a lesson he missed do not count"
+        );
+        let cem = by("Cem");
+        assert_eq!((cem.sessions, cem.attended), (1, 1), "the excused lesson is left out");
+        assert!(cem.no_online_access);
+        assert_eq!(weeks.len(), 3, "Zoë is not in this class");
     }
 
     #[test]

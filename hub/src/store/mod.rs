@@ -21,6 +21,7 @@ use crate::classroom::{Phase, Question, Session};
 mod accounts;
 mod attendance;
 pub use attendance::SessionRow;
+mod engagement;
 mod fleet;
 mod identities;
 mod online;

@@ -1,0 +1,81 @@
+//! What the engagement picture counts, read from the store: questions and answers per student per
+//! session, online events and statements in a time range, and the no-online-access flags.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// A session's questions, and per student (name, or clicker id) how many of them they answered.
+    pub async fn answered_per_student(&self, session: i64) -> Result<(u32, BTreeMap<String, u32>), StoreError> {
+        let asked: i64 = sqlx::query("SELECT COUNT(*) AS n FROM questions WHERE session_id = ?")
+            .bind(session)
+            .fetch_one(&self.pool)
+            .await?
+            .get("n");
+        let rows = sqlx::query(
+            "SELECT COALESCE(d.student, p.device_id) AS who, COUNT(DISTINCT p.question_id) AS n FROM presses p \
+             JOIN questions q ON q.id = p.question_id LEFT JOIN devices d ON d.id = p.device_id \
+             WHERE q.session_id = ? GROUP BY who",
+        )
+        .bind(session)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((asked as u32, rows.iter().map(|r| (r.get("who"), r.get::<i64, _>("n") as u32)).collect()))
+    }
+
+    /// Online activity in `[from_ms, to_ms)`: per identity, (event time, how many) — imported events
+    /// and xAPI statements (by their timestamp).
+    pub async fn online_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<BTreeMap<String, Vec<(i64, u32)>>, StoreError> {
+        let mut out: BTreeMap<String, Vec<(i64, u32)>> = BTreeMap::new();
+        let rows = sqlx::query("SELECT identity, at_ms, count FROM online_events WHERE at_ms >= ? AND at_ms < ?")
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            out.entry(r.get("identity")).or_default().push((r.get("at_ms"), r.get::<i64, _>("count") as u32));
+        }
+        let rows = sqlx::query(
+            "SELECT agent, timestamp_ms FROM xapi_statements WHERE voided = 0 AND agent IS NOT NULL \
+             AND timestamp_ms >= ? AND timestamp_ms < ?",
+        )
+        .bind(from_ms)
+        .bind(to_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.entry(r.get("agent")).or_default().push((r.get("timestamp_ms"), 1));
+        }
+        Ok(out)
+    }
+
+    /// Students marked as having no online access.
+    pub async fn no_online_access(&self) -> Result<BTreeSet<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT student FROM student_flags WHERE no_online_access = 1").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.get("student")).collect())
+    }
+
+    /// Marks (or unmarks) a student as having no online access.
+    pub async fn set_no_online_access(&self, student: &str, on: bool, by: &str, at_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO student_flags (student, no_online_access, set_by, set_ms) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (student) DO UPDATE SET no_online_access = excluded.no_online_access, \
+             set_by = excluded.set_by, set_ms = excluded.set_ms",
+        )
+        .bind(student)
+        .bind(i64::from(on))
+        .bind(by)
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
