@@ -214,6 +214,27 @@ words! {
     activities: "Activiteiten", "Activities";
     save: "Opslaan", "Save";
     nothing_to_check: "Niets na te kijken.", "Nothing to check.";
+    engagement: "Betrokkenheid", "Engagement";
+    week: "Week", "Week";
+    show: "Tonen", "Show";
+    previous_week: "Vorige week", "Previous week";
+    next_week: "Volgende week", "Next week";
+    in_class: "In de les", "In class";
+    online_word: "Online", "Online";
+    index_word: "Index", "Index";
+    trend_word: "Trend", "Trend";
+    group_word: "Groep", "Group";
+    group_both: "in de les en online", "in class and online";
+    group_online_only: "alleen online", "online only";
+    group_in_class_only: "alleen in de les", "in class only";
+    group_neither: "geen van beide", "neither";
+    no_online_access: "geen internet thuis", "no internet at home";
+    mark_no_online: "Geen internet thuis", "No internet at home";
+    lessons_word: "lessen", "lessons";
+    questions_word: "vragen", "questions";
+    days_word: "dagen", "days";
+    events_word: "activiteiten", "events";
+    no_data: "Geen lessen van deze klas in deze week.", "No lessons of this class in this week.";
     roster_refused: "Deze regels zijn niet geladen (de rest wel):", "These rows were not loaded (the rest were):";
     not_found: "Niet gevonden.", "Not found.";
 }

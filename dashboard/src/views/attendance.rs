@@ -317,7 +317,7 @@ pub fn csv(rows: &[CsvRow]) -> String {
 
 /// One CSV field: quoted when it holds a comma, a quote or a line break; a leading `=`, `+`, `-` or
 /// `@` is prefixed with `'` so a spreadsheet does not run it as a formula.
-fn csv_field(s: &str) -> String {
+pub fn csv_field(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_owned() };
     if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s }
 }

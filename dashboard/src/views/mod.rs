@@ -5,6 +5,7 @@ pub mod admin;
 pub mod attendance;
 pub mod classroom;
 pub mod devices;
+pub mod engagement;
 pub mod login;
 pub mod review;
 

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod attendance;
+pub mod engagement;
 pub mod pages;
 pub mod review;
 pub mod session;
@@ -104,6 +105,9 @@ pub fn app(state: AppState) -> Router {
         .route("/attendance/student", get(attendance::student))
         .route("/attendance.csv", get(attendance::export))
         .route("/online/review", get(review::review).post(review::decide))
+        .route("/engagement", get(engagement::page))
+        .route("/engagement.csv", get(engagement::csv))
+        .route("/engagement/flag", post(engagement::flag))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))
         .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))

@@ -58,6 +58,7 @@ pub fn chrome(lang: Lang, user: Option<&User>, path: &str) -> Chrome {
         if u.role.reaches(Area::Teaching) {
             links.push(Link { href: "/rooms".into(), label: lang.rooms() });
             links.push(Link { href: "/sessions".into(), label: lang.sessions() });
+            links.push(Link { href: "/engagement".into(), label: lang.engagement() });
             links.push(Link { href: "/online/review".into(), label: lang.online_review() });
         }
         if u.role.reaches(Area::Devices) {

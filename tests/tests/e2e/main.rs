@@ -5,6 +5,7 @@ mod attendance;
 mod bad_input;
 mod browser;
 mod dashboard;
+mod engagement;
 mod lesson;
 mod live_stream;
 mod restart;
