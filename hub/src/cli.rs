@@ -75,6 +75,11 @@ enum Cmd {
         #[command(subcommand)]
         command: SourceCmd,
     },
+    /// One student's data: export it all, or erase it everywhere.
+    Student {
+        #[command(subcommand)]
+        command: StudentCmd,
+    },
     /// Online activity downloaded from the LMS.
     Activity {
         #[command(subcommand)]
@@ -93,6 +98,35 @@ enum SourceCmd {
     Add {
         /// Its name, e.g. moodle.
         name: String,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StudentCmd {
+    /// Print everything held about a roster student (by sourcedId) as JSON.
+    Export {
+        /// The roster sourcedId.
+        id: String,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+    /// Remove a roster student (by sourcedId) everywhere. Cannot be undone.
+    Erase {
+        /// The roster sourcedId.
+        id: String,
+        /// Confirm.
+        #[arg(long)]
+        yes: bool,
         /// A TOML settings file (for the data directory).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -311,6 +345,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (key, secret) = store.add_xapi_source(&name, crate::store::now_ms()).await?;
             store.close().await;
             println!("source {name} key {key} secret {secret}");
+        }
+        Cmd::Student { command: StudentCmd::Export { id, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let footprint = store.footprint(&id).await?.with_context(|| format!("no student {id:?} in the roster"))?;
+            let export = store.export_student(&footprint).await?;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        Cmd::Student { command: StudentCmd::Erase { id, yes, config, data } } => {
+            anyhow::ensure!(yes, "erasing {id:?} cannot be undone: add --yes");
+            let s = Settings::load(config.as_deref(), env)?;
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let footprint = store.footprint(&id).await?.with_context(|| format!("no student {id:?} in the roster"))?;
+            store.erase_student(&footprint).await?;
+            store.checkpoint_truncate().await?;
+            store.close().await;
+            println!(
+                "erased {id}: {} clickers unassigned, {} online identities removed",
+                footprint.devices.len(),
+                footprint.identities.len()
+            );
         }
         Cmd::Activity { command: ActivityCmd::Import { file, from, config, data } } => {
             let s = Settings::load(config.as_deref(), env)?;

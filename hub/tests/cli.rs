@@ -196,3 +196,107 @@ fn activity_import_reads_moodle_and_canvas_downloads_and_is_idempotent() {
     assert!(!ok && err.contains("moodle or canvas"), "{err}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn a_student_is_exported_whole_and_then_erased_from_every_table() {
+    let base = std::env::temp_dir().join(format!("classhub-cli-erase-{}", std::process::id()));
+    let (folder, data) = (base.join("roster"), base.join("data"));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("orgs.csv"), "sourcedId,name,type\ns1,Het Baken,school\n").unwrap();
+    std::fs::write(folder.join("classes.csv"), "sourcedId,title,courseSourcedId,schoolSourcedId\nk1,3A,c1,s1\n")
+        .unwrap();
+    std::fs::write(folder.join("courses.csv"), "sourcedId,title,orgSourcedId\nc1,Wiskunde,s1\n").unwrap();
+    std::fs::write(
+        folder.join("users.csv"),
+        "sourcedId,role,username,givenName,familyName,email\n\
+         stud-7781,student,avries7781,Annelies,van Vriesland,annelies@school.nl\n\
+         stud-7782,student,bjansen7782,Bram,Jansen,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("enrollments.csv"),
+        "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role\ne1,k1,s1,stud-7781,student\ne2,k1,s1,stud-7782,student\n",
+    )
+    .unwrap();
+    let data_arg = data.to_string_lossy().into_owned();
+    assert!(classhub(&["roster", "import", &folder.to_string_lossy(), "--data", &data_arg]).0);
+    let (ok, out, _) =
+        classhub(&["device", "add", "--room", "b-204", "--student", "Annelies van Vriesland", "--data", &data_arg]);
+    assert!(ok);
+    let device = out.split_whitespace().nth(1).unwrap().to_owned();
+    let logs = base.join("logs.csv");
+    std::fs::write(
+        &logs,
+        "Time,User full name,Event context,Event name\n\"20/11/26, 10:15\",Annelies van Vriesland,Course: Wiskunde,Course viewed\n\
+         \"20/11/26, 10:16\",Bram Jansen,Course: Wiskunde,Course viewed\n",
+    )
+    .unwrap();
+    assert!(classhub(&["activity", "import", &logs.to_string_lossy(), "--from", "moodle", "--data", &data_arg]).0);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        // An answer and a check-in from her clicker, an attendance change, a note and a statement.
+        let store = hub::store::Store::open(&data).await.unwrap();
+        let room = firmware::protocol::RoomCode::parse("b-204").unwrap();
+        let session = store.start_session(&room, "3A", 1_000, 600_000).await.unwrap();
+        let spec = firmware::protocol::QuestionSpec::new(firmware::protocol::QuestionKind::Single, 4).unwrap();
+        let q = store.open_question(session, spec, None, None, 1_000).await.unwrap();
+        let dev = firmware::protocol::DeviceId::parse(&device).unwrap();
+        let records = [
+            hub::store::Record::Press { device: dev.clone(), seq: firmware::protocol::Seq(1), question: q, answer: firmware::protocol::Choices::parse("B").unwrap(), at_ms: 2_000 },
+            hub::store::Record::CheckIn { device: dev, seq: firmware::protocol::Seq(2), session: Some(session), at_ms: 2_100 },
+        ];
+        store.commit(&records, &[]).await.unwrap();
+        store.override_attendance(session, "Annelies van Vriesland", hub::classroom::attendance::Mark::Late, "docent", 3_000).await.unwrap();
+        store.set_no_online_access("Annelies van Vriesland", true, "docent", 3_000).await.unwrap();
+        let statement = serde_json::json!({ "actor": { "mbox": "mailto:annelies@school.nl", "name": "Annelies van Vriesland" },
+            "verb": { "id": "http://adlnet.gov/expapi/verbs/completed" }, "object": { "id": "https://lms.school.nl/q/1" } });
+        store.keep_statements("lms", &[hub::store::NewStatement { id: hub::blend::xapi::new_uuid(), json: statement }], 4_000).await.unwrap();
+        store.close().await;
+    });
+
+    let (ok, out, err) = classhub(&["student", "export", "stud-7781", "--data", &data_arg]);
+    assert!(ok, "{err}");
+    let export: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for (section, n) in [
+        ("roster", 1),
+        ("enrollments", 1),
+        ("clickers", 1),
+        ("answers", 1),
+        ("check_ins", 1),
+        ("attendance_changes", 1),
+        ("notes", 1),
+        ("online_activity", 1),
+        ("xapi_statements", 1),
+    ] {
+        assert_eq!(export[section].as_array().map(Vec::len), Some(n), "{section}: {out}");
+    }
+    assert!(!out.contains("Bram"), "nobody else's data");
+
+    let (ok, _, err) = classhub(&["student", "erase", "stud-7781", "--data", &data_arg]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    let (ok, out, err) = classhub(&["student", "erase", "stud-7781", "--yes", "--data", &data_arg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("erased stud-7781"), "{out}");
+    rt.block_on(async {
+        let store = hub::store::Store::open(&data).await.unwrap();
+        for needle in ["stud-7781", "Annelies", "Vriesland", "avries7781", "annelies@school.nl"] {
+            assert_eq!(
+                store.find_anywhere(needle).await.unwrap(),
+                Vec::<(String, String)>::new(),
+                "{needle} is gone everywhere"
+            );
+        }
+        assert!(!store.find_anywhere("Bram Jansen").await.unwrap().is_empty(), "the others stay");
+        store.close().await;
+    });
+    // Not in a free page of the file, nor in the log.
+    for file in ["classhub.db", "classhub.db-wal"] {
+        let bytes = std::fs::read(data.join(file)).unwrap_or_default();
+        let hay = String::from_utf8_lossy(&bytes);
+        assert!(!hay.contains("Vriesland") && !hay.contains("annelies@school.nl"), "{file} still holds her");
+    }
+    let (ok, _, err) = classhub(&["student", "export", "stud-7781", "--data", &data_arg]);
+    assert!(!ok && err.contains("no student"), "{err}");
+    let _ = std::fs::remove_dir_all(&base);
+}

@@ -26,7 +26,9 @@ mod fleet;
 mod identities;
 mod online;
 mod roster;
+mod student;
 pub use online::OnlineCounts;
+pub use student::Footprint;
 mod xapi;
 pub use fleet::FleetRow;
 pub use roster::{ImportCounts, email_hash};
@@ -197,7 +199,9 @@ impl Store {
             .foreign_keys(true)
             // No checkpoint inside a commit (it would stall that batch's acks): `checkpoint` runs
             // them from a quiet moment instead.
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            // Deleted rows are overwritten, not left in free pages: an erased student is gone.
+            .pragma("secure_delete", "ON");
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool, last_write: Arc::default() })
@@ -207,6 +211,13 @@ impl Store {
     /// (SQLite's PASSIVE checkpoint). The app runs it when [`CheckpointPolicy`] says so.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
         sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Copies the whole log into the database and empties it (SQLite's TRUNCATE checkpoint): after
+    /// an erasure, no old copy of a page is left in the log either.
+    pub async fn checkpoint_truncate(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
         Ok(())
     }
 
