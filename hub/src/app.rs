@@ -204,6 +204,10 @@ impl App {
                         continue;
                     }
                     last_checkpoint = Instant::now();
+                    // The quiet moment also turns new answers and check-ins into xAPI statements.
+                    if let Err(e) = store.publish_own(5_000).await {
+                        tracing::warn!("publishing the hub's own statements: {e}");
+                    }
                     if let Err(e) = store.checkpoint().await {
                         tracing::warn!("WAL checkpoint: {e}");
                     }

@@ -5,5 +5,6 @@ pub mod activity;
 pub mod engagement;
 pub mod import;
 pub mod matching;
+pub mod own;
 pub mod roster;
 pub mod xapi;

@@ -44,7 +44,7 @@ impl Store {
         }
         let rows = sqlx::query(
             "SELECT agent, timestamp_ms FROM xapi_statements WHERE voided = 0 AND agent IS NOT NULL \
-             AND timestamp_ms >= ? AND timestamp_ms < ?",
+             AND source != 'classhub' AND timestamp_ms >= ? AND timestamp_ms < ?",
         )
         .bind(from_ms)
         .bind(to_ms)

@@ -32,7 +32,8 @@ impl Store {
     pub async fn all_online_identities(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let mut all: BTreeMap<String, i64> = self.online_identities().await?.into_iter().collect();
         let rows = sqlx::query(
-            "SELECT agent, COUNT(*) AS n FROM xapi_statements WHERE agent IS NOT NULL AND voided = 0 GROUP BY agent",
+            // The hub's own statements are about students already, under pseudonyms: not online activity.
+            "SELECT agent, COUNT(*) AS n FROM xapi_statements WHERE agent IS NOT NULL AND voided = 0 AND source != 'classhub' GROUP BY agent",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -25,6 +25,8 @@ mod engagement;
 mod fleet;
 mod identities;
 mod online;
+mod own;
+pub use own::OWN_SOURCE;
 mod roster;
 mod student;
 pub use online::OnlineCounts;

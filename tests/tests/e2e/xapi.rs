@@ -180,3 +180,43 @@ async fn queries_filter_and_page_with_more() {
     assert_eq!(lrs.call("GET", "/xapi/statements?agent=anna", None).await.status, 400);
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn the_hubs_own_answers_and_check_ins_are_statements_under_pseudonyms() {
+    use std::time::Duration;
+
+    use firmware::State;
+    use firmware::protocol::Button;
+    use firmware::sim::{Class, Plan};
+
+    let lrs = Lrs::start("xapi-own").await;
+    let room = classhub_tests::unique_room("own");
+    let cfg = lrs.app.register_class(&room, "own", 3).await;
+    lrs.app.open_single(&room, 4).await;
+    let class = Class::start(cfg);
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("online");
+    class.play(&Plan::Everyone(Button::C), 200, 3).await;
+    class.wait_until(|s| s.state == State::Stored, Duration::from_secs(10)).await.expect("stored");
+    class.play(&Plan::CheckIn, 200, 4).await;
+    class.wait_until(|s| s.state == State::Stored, Duration::from_secs(10)).await.expect("checked in");
+
+    let store = lrs.app.store().await;
+    assert_eq!(store.publish_own(1_000).await.unwrap(), 6, "three answers and three check-ins");
+    assert_eq!(store.publish_own(1_000).await.unwrap(), 0, "publishing again adds nothing");
+    assert!(store.all_online_identities().await.unwrap().is_empty(), "the hub's own are not online activity");
+    store.close().await;
+
+    let verb = "http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fanswered";
+    let page = json_of(&lrs.call("GET", &format!("/xapi/statements?verb={verb}"), None).await);
+    let answers = page["statements"].as_array().unwrap();
+    assert_eq!(answers.len(), 3);
+    for s in answers {
+        assert_eq!(s["actor"]["account"]["homePage"], json!("urn:classhub:student"));
+        assert_eq!(s["result"]["response"], json!("C"));
+        assert!(!s.to_string().contains("sim-000"), "no clicker or student in a statement: {s}");
+    }
+    let names: std::collections::BTreeSet<&str> =
+        answers.iter().filter_map(|s| s["actor"]["account"]["name"].as_str()).collect();
+    assert_eq!(names.len(), 3, "one pseudonym per student");
+    lrs.app.stop().await;
+}
