@@ -41,6 +41,7 @@ pub struct App {
     live_every: Duration,
     first_admin_password: Option<String>,
     tz: jiff::tz::TimeZone,
+    retention_days: u32,
 }
 
 /// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
@@ -100,6 +101,7 @@ impl App {
             live_every: Duration::from_millis(settings.http.live_every_ms.max(50)),
             first_admin_password,
             tz,
+            retention_days: settings.privacy.retention_days,
             rooms,
         })
     }
@@ -214,6 +216,33 @@ impl App {
                 }
             }
         });
+        let retention = tokio::spawn({
+            let (store, days) = (store.clone(), self.retention_days);
+            async move {
+                if days == 0 {
+                    return;
+                }
+                // Once a day, the first a minute after the start.
+                let mut daily = tokio::time::interval_at(
+                    tokio::time::Instant::now() + Duration::from_secs(60),
+                    Duration::from_secs(24 * 3600),
+                );
+                loop {
+                    daily.tick().await;
+                    let now = crate::store::now_ms();
+                    match store.purge_before(now - i64::from(days) * 86_400_000, now).await {
+                        Ok(p) => tracing::info!(
+                            answers = p.answers,
+                            check_ins = p.check_ins,
+                            statements = p.statements,
+                            online_events = p.online_events,
+                            "retention: removed what is older than {days} days"
+                        ),
+                        Err(e) => tracing::warn!("retention: {e}"),
+                    }
+                }
+            }
+        });
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
         let broker_kind = if broker.is_some() { "embedded" } else { "external" };
         let state = AppState {
@@ -243,6 +272,7 @@ impl App {
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), mqtt_task).await;
         checkpoints.abort();
+        retention.abort();
         if let Some(broker) = &broker {
             metrics.broker_dropped.store(broker.dropped_messages(), Ordering::Relaxed);
         }

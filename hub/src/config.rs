@@ -62,6 +62,21 @@ impl ClassroomSettings {
     }
 }
 
+/// Privacy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// Raw answers, check-ins, statements and imported online events older than this many days are
+    /// removed by a daily job (their counts stay); 0 keeps everything.
+    pub retention_days: u32,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings { retention_days: 400 }
+    }
+}
+
 /// All of the hub's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -72,6 +87,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Lessons.
     pub classroom: ClassroomSettings,
+    /// Privacy.
+    pub privacy: PrivacySettings,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `classhub=debug`.
@@ -84,6 +101,7 @@ impl Default for Settings {
             mqtt: MqttSettings::default(),
             http: HttpSettings::default(),
             classroom: ClassroomSettings::default(),
+            privacy: PrivacySettings::default(),
             data_dir: PathBuf::from("classhub-data"),
             log: "info".into(),
         }
@@ -123,6 +141,7 @@ impl Settings {
                 "CLASSHUB_HTTP_LISTEN" => s.http.listen = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_DATA_DIR" => s.data_dir = PathBuf::from(&value),
                 "CLASSHUB_LOG" => s.log = value.clone(),
+                "CLASSHUB_RETENTION_DAYS" => s.privacy.retention_days = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_LIVE_EVERY_MS" => s.http.live_every_ms = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_CHECKIN_WINDOW_MIN" => s.classroom.checkin_window_min = value.parse().map_err(|e| bad(&e))?,
                 _ => {}
