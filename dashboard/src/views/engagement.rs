@@ -5,6 +5,7 @@
 use maud::{Markup, html};
 
 use super::{Chrome, page};
+use crate::chart::{self, Point};
 use crate::i18n::Lang;
 
 /// Which of the four groups.
@@ -82,6 +83,8 @@ pub struct EngagementPage {
     pub around: (String, String),
     /// The rows, sorted.
     pub rows: Vec<EngagementRow>,
+    /// Each row's link to the student's own page (same order as `rows`).
+    pub student_links: Vec<String>,
 }
 
 fn pct(v: f64) -> String {
@@ -123,16 +126,17 @@ pub fn engagement(chrome: &Chrome, p: &EngagementPage) -> Markup {
             p {
                 a href=(link(&p.around.0, "index")) { "← " (lang.previous_week()) } " · "
                 a href=(link(&p.around.1, "index")) { (lang.next_week()) " →" } " · "
-                a href={"/engagement.csv?class=" (urlencode(&p.class_name)) "&week=" (p.week)} { (lang.export_csv()) }
+                a href={"/engagement.csv?class=" (urlencode(&p.class_name)) "&week=" (p.week)} { (lang.export_csv()) } " · "
+                a href={"/engagement/weeks?class=" (urlencode(&p.class_name)) "&week=" (p.week)} { (lang.weeks_view()) }
             }
             @if p.rows.is_empty() { p { (lang.no_data()) } }
             @else {
                 table {
                     thead { tr { @for (key, label) in columns { th { a href=(link(&p.week, key)) { (label) } } } th {} } }
                     tbody {
-                        @for r in &p.rows {
+                        @for (r, href) in p.rows.iter().zip(&p.student_links) {
                             tr {
-                                td { (r.student) @if r.no_online_access { br; small { (lang.no_online_access()) } } }
+                                td { a href=(href) { (r.student) } @if r.no_online_access { br; small { (lang.no_online_access()) } } }
                                 td { (r.attended.0) "/" (r.attended.1) " " (lang.lessons_word()) }
                                 td { (r.answered.0) "/" (r.answered.1) " " (lang.questions_word()) }
                                 td { @if r.no_online_access { "—" } @else { (r.online_days) " " (lang.days_word()) ", " (r.online_events) " " (lang.events_word()) } }
@@ -153,7 +157,60 @@ pub fn engagement(chrome: &Chrome, p: &EngagementPage) -> Markup {
                         }
                     }
                 }
+                h2 { (lang.scatter_title()) }
+                @let points: Vec<Point> = p.rows.iter().map(|r| Point { label: r.student.clone(), in_class: r.in_class, online: r.online }).collect();
+                (chart::scatter(
+                    &points,
+                    [lang.group_both(), lang.group_online_only(), lang.group_in_class_only(), lang.group_neither()],
+                    lang.no_online_access(),
+                    lang.scatter_title(),
+                ))
             }
+        },
+    )
+}
+
+/// The class's index week by week (a heatmap, newest week last).
+pub fn weeks_page(
+    chrome: &Chrome,
+    class_name: &str,
+    weeks: &[String],
+    students: &[String],
+    values: &[Vec<Option<f64>>],
+) -> Markup {
+    let lang = chrome.lang;
+    let title = format!("{} · {} · {}", lang.engagement(), class_name, lang.weeks_view());
+    page(
+        chrome,
+        &title,
+        None,
+        "",
+        html! {
+            h1 { (title) }
+            @if students.is_empty() { p { (lang.no_data()) } }
+            @else { (chart::heatmap(students, weeks, values, &title)) }
+        },
+    )
+}
+
+/// One student's weeks: index, in class and online as lines.
+pub fn student_page(
+    chrome: &Chrome,
+    class_name: &str,
+    student: &str,
+    weeks: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+) -> Markup {
+    let lang = chrome.lang;
+    let title = format!("{} · {} · {}", lang.engagement(), class_name, student);
+    page(
+        chrome,
+        &title,
+        None,
+        "",
+        html! {
+            h1 { (title) }
+            (chart::lines(weeks, series, &title))
         },
     )
 }
@@ -228,6 +285,7 @@ mod tests {
             week: "2026-W48".into(),
             around: ("2026-W47".into(), "2026-W49".into()),
             rows: vec![row("Anna", 0.56, Group::InClassOnly, false), row("Cem", 0.73, Group::InClassOnly, true)],
+            student_links: vec!["/engagement/student?k=a".into(), "/engagement/student?k=c".into()],
         };
         let html = engagement(&chrome, &p).into_string();
         assert!(
@@ -236,6 +294,7 @@ mod tests {
         assert!(html.contains("<strong>56%</strong>") && html.contains("-5"));
         assert!(html.contains("geen internet thuis") && html.contains("alleen in de les"));
         assert!(html.contains("href=\"/engagement?class=3A&amp;week=2026-W47&amp;sort=index\""));
+        assert!(html.contains("<svg class=\"scatter\"") && html.contains("href=\"/engagement/student?k=c\""));
         let csv = engagement_csv("2026-W48", "3A", &p.rows);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);

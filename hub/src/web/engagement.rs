@@ -175,7 +175,18 @@ pub async fn page(
     let rows = rows(&s, &class, week, q.sort.as_deref().unwrap_or("index")).await?;
     let around =
         (shift(week, -1).map(week_name).unwrap_or_default(), shift(week, 1).map(week_name).unwrap_or_default());
-    let p = EngagementPage { class_name: class, classes, week: week_name(week), around, rows };
+    let student_links = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "/engagement/student?class={}&week={}&k={}",
+                encode(&class),
+                week_name(week),
+                super::attendance::student_key(&r.student)
+            )
+        })
+        .collect();
+    let p = EngagementPage { class_name: class, classes, week: week_name(week), around, rows, student_links };
     Ok(Html(view::engagement(&chrome(lang(&headers), Some(&user), "/engagement"), &p).into_string()).into_response())
 }
 
@@ -191,6 +202,87 @@ pub async fn csv(State(s): State<AppState>, Query(q): Query<EngagementQuery>) ->
         response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// How many weeks the history pages show.
+const HISTORY_WEEKS: i64 = 8;
+
+/// The class's pictures for the weeks up to and including `w`, oldest first.
+async fn history(s: &AppState, class: &str, w: ISOWeekDate) -> Result<Vec<(String, Vec<Picture>)>, PageError> {
+    let mut out = Vec::new();
+    for back in (0..HISTORY_WEEKS).rev() {
+        if let Some(week) = shift(w, -back) {
+            out.push((week_name(week), week_picture(s, class, week).await?));
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /engagement/weeks?class=&week=`: the index per student per week, as a heatmap.
+pub async fn weeks(
+    State(s): State<AppState>,
+    Extension(user): Extension<User>,
+    headers: HeaderMap,
+    Query(q): Query<EngagementQuery>,
+) -> Page {
+    let (_, class, week) = chosen(&s, &q).await?;
+    let hist = history(&s, &class, week).await?;
+    let mut students: Vec<String> = hist.iter().flat_map(|(_, ps)| ps.iter().map(|p| p.week.student.clone())).collect();
+    students.sort();
+    students.dedup();
+    let values: Vec<Vec<Option<f64>>> = students
+        .iter()
+        .map(|st| hist.iter().map(|(_, ps)| ps.iter().find(|p| &p.week.student == st).map(|p| p.index)).collect())
+        .collect();
+    let weeks: Vec<String> = hist.iter().map(|(w, _)| w.clone()).collect();
+    let chrome = chrome(lang(&headers), Some(&user), "/engagement");
+    Ok(Html(view::weeks_page(&chrome, &class, &weeks, &students, &values).into_string()).into_response())
+}
+
+/// `?k=` on a student's page.
+#[derive(Debug, Deserialize)]
+pub struct StudentQuery {
+    class: Option<String>,
+    week: Option<String>,
+    k: String,
+}
+
+/// `GET /engagement/student?class=&week=&k=KEY`: one student's index, in-class and online scores
+/// over the weeks (the key, not the name, is in the URL).
+pub async fn student(
+    State(s): State<AppState>,
+    Extension(user): Extension<User>,
+    headers: HeaderMap,
+    Query(q): Query<StudentQuery>,
+) -> Page {
+    let eq = EngagementQuery { class: q.class, week: q.week, sort: None };
+    let (_, class, week) = chosen(&s, &eq).await?;
+    let hist = history(&s, &class, week).await?;
+    let key = |p: &Picture| super::attendance::student_key(&p.week.student) == q.k;
+    let Some(name) = hist.iter().flat_map(|(_, ps)| ps.iter()).find(|p| key(p)).map(|p| p.week.student.clone()) else {
+        return Err(PageError::NotFound(lang(&headers)));
+    };
+    let lg = lang(&headers);
+    let pick = |f: &dyn Fn(&Picture) -> Option<f64>| -> Vec<Option<f64>> {
+        hist.iter().map(|(_, ps)| ps.iter().find(|p| key(p)).and_then(f)).collect()
+    };
+    let series = vec![
+        (lg.index_word().to_owned(), pick(&|p| Some(p.index))),
+        (lg.in_class().to_owned(), pick(&|p| Some(p.in_class))),
+        (lg.online_word().to_owned(), pick(&|p| p.online)),
+    ];
+    let weeks: Vec<String> = hist.iter().map(|(w, _)| w.clone()).collect();
+    let chrome = chrome(lg, Some(&user), "/engagement");
+    Ok(Html(view::student_page(&chrome, &class, &name, &weeks, &series).into_string()).into_response())
 }
 
 /// The no-internet-at-home switch.

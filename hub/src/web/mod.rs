@@ -107,6 +107,8 @@ pub fn app(state: AppState) -> Router {
         .route("/online/review", get(review::review).post(review::decide))
         .route("/engagement", get(engagement::page))
         .route("/engagement.csv", get(engagement::csv))
+        .route("/engagement/weeks", get(engagement::weeks))
+        .route("/engagement/student", get(engagement::student))
         .route("/engagement/flag", post(engagement::flag))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))

@@ -99,6 +99,8 @@ const ROUTES: &[(&str, &str, &str, char)] = &[
     ("GET", "/api/v1/rooms/r1/live", "", 'T'),
     ("GET", "/online/review", "", 'T'),
     ("GET", "/engagement", "", 'T'),
+    ("GET", "/engagement/weeks?class=3A&week=2026-W48", "", 'T'),
+    ("GET", "/engagement/student?class=3A&week=2026-W48&k=0011223344556677", "", 'T'),
     ("GET", "/engagement.csv?class=3A&week=2026-W48", "", 'T'),
     ("POST", "/engagement/flag", "student=Cem&on=1", 'T'),
     ("POST", "/online/review", "identity=name%3AX&student=", 'T'),

@@ -66,6 +66,20 @@ async fn three_students_one_week_three_groups() {
     let page = app.page(&format!("/engagement?class={class_name}&week={week}")).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("geen internet thuis"), "{}", page.body);
+    assert!(page.body.contains("<svg class=\"scatter\""), "the in-class × online scatter");
+    let weeks = app.page(&format!("/engagement/weeks?class={class_name}&week={week}")).await;
+    assert_eq!(weeks.status, 200);
+    assert!(weeks.body.contains("<svg class=\"heatmap\"") && weeks.body.contains("Cem Yilmaz"));
+    let link = page
+        .body
+        .split("href=\"/engagement/student?")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    let student = app.page(&format!("/engagement/student?{link}")).await;
+    assert_eq!(student.status, 200);
+    assert!(student.body.contains("<svg class=\"lines\""), "{}", student.body);
     let csv = app.page(&format!("/engagement.csv?class={class_name}&week={week}")).await;
     assert_eq!(csv.status, 200);
     let groups: Vec<(String, String)> = csv
