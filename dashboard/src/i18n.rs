@@ -236,6 +236,7 @@ words! {
     events_word: "activiteiten", "events";
     no_data: "Geen lessen van deze klas in deze week.", "No lessons of this class in this week.";
     weeks_view: "Per week", "By week";
+    weights_word: "Gewichten van de index", "Weights of the index";
     scatter_title: "In de les × online", "In class × online";
     roster_refused: "Deze regels zijn niet geladen (de rest wel):", "These rows were not loaded (the rest were):";
     not_found: "Niet gevonden.", "Not found.";

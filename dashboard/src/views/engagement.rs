@@ -85,6 +85,8 @@ pub struct EngagementPage {
     pub rows: Vec<EngagementRow>,
     /// Each row's link to the student's own page (same order as `rows`).
     pub student_links: Vec<String>,
+    /// The weights of attendance, response, online days and online activity (as set; relative).
+    pub weights: [u32; 4],
 }
 
 fn pct(v: f64) -> String {
@@ -155,6 +157,18 @@ pub fn engagement(chrome: &Chrome, p: &EngagementPage) -> Markup {
                                 }
                             }
                         }
+                    }
+                }
+                fieldset {
+                    legend { (lang.weights_word()) }
+                    form method="post" action="/engagement/weights" {
+                        input type="hidden" name="class" value=(p.class_name);
+                        input type="hidden" name="back" value=(link(&p.week, "index"));
+                        @for ((name, label), value) in [("attendance", lang.attendance()), ("response", lang.response_rate()), ("online_days", lang.days_word()), ("online_activity", lang.events_word())].into_iter().zip(p.weights) {
+                            label for={"w-" (name)} { (label) }
+                            input id={"w-" (name)} name=(name) type="number" min="0" max="100" value=(value);
+                        }
+                        p { button.secondary type="submit" { (lang.save()) } }
                     }
                 }
                 h2 { (lang.scatter_title()) }
@@ -286,6 +300,7 @@ mod tests {
             around: ("2026-W47".into(), "2026-W49".into()),
             rows: vec![row("Anna", 0.56, Group::InClassOnly, false), row("Cem", 0.73, Group::InClassOnly, true)],
             student_links: vec!["/engagement/student?k=a".into(), "/engagement/student?k=c".into()],
+            weights: [25, 25, 25, 25],
         };
         let html = engagement(&chrome, &p).into_string();
         assert!(

@@ -56,6 +56,44 @@ impl Store {
         Ok(out)
     }
 
+    /// A class's weights (percent: attendance, response, online days, online activity), if a teacher
+    /// set them.
+    pub async fn engagement_weights(&self, class_name: &str) -> Result<Option<[u32; 4]>, StoreError> {
+        let row = sqlx::query(
+            "SELECT attendance, response, online_days, online_activity FROM engagement_weights WHERE class_name = ?",
+        )
+        .bind(class_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| [0, 1, 2, 3].map(|i| r.get::<i64, _>(i).clamp(0, 100) as u32)))
+    }
+
+    /// Sets a class's weights (percent).
+    pub async fn set_engagement_weights(
+        &self,
+        class_name: &str,
+        w: [u32; 4],
+        by: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO engagement_weights (class_name, attendance, response, online_days, online_activity, set_by, set_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (class_name) DO UPDATE SET attendance = excluded.attendance, \
+             response = excluded.response, online_days = excluded.online_days, online_activity = excluded.online_activity, \
+             set_by = excluded.set_by, set_ms = excluded.set_ms",
+        )
+        .bind(class_name)
+        .bind(i64::from(w[0]))
+        .bind(i64::from(w[1]))
+        .bind(i64::from(w[2]))
+        .bind(i64::from(w[3]))
+        .bind(by)
+        .bind(at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Students marked as having no online access.
     pub async fn no_online_access(&self) -> Result<BTreeSet<String>, StoreError> {
         let rows =

@@ -84,7 +84,47 @@ async fn week_picture(s: &AppState, class: &str, w: ISOWeekDate) -> Result<Vec<P
         (ms + i64::from(offset) * 1000).div_euclid(86_400_000)
     };
     let weeks = count_week(&lessons, &online, student_of, day_of, &flags);
-    Ok(picture(&weeks, &Weights::default()))
+    Ok(picture(&weeks, &weights(s, class).await?))
+}
+
+/// The class's weights: the teacher's, else a quarter each.
+async fn weights(s: &AppState, class: &str) -> Result<Weights, PageError> {
+    Ok(match s.store.engagement_weights(class).await.map_err(internal)? {
+        Some([a, r, d, o]) => Weights {
+            attendance: f64::from(a),
+            response: f64::from(r),
+            online_days: f64::from(d),
+            online_activity: f64::from(o),
+        },
+        None => Weights::default(),
+    })
+}
+
+/// The weights form.
+#[derive(Debug, Deserialize)]
+pub struct WeightsForm {
+    class: String,
+    attendance: u32,
+    response: u32,
+    online_days: u32,
+    online_activity: u32,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /engagement/weights`: the teacher's weights for a class (percent; they need not add to 100).
+pub async fn set_weights(
+    State(s): State<AppState>,
+    Extension(user): Extension<User>,
+    Form(f): Form<WeightsForm>,
+) -> Page {
+    let w = [f.attendance, f.response, f.online_days, f.online_activity];
+    if w.iter().any(|v| *v > 100) || w.iter().all(|v| *v == 0) || f.class.trim().is_empty() {
+        return Ok((StatusCode::BAD_REQUEST, "weights: 0 to 100 each, not all 0").into_response());
+    }
+    s.store.set_engagement_weights(f.class.trim(), w, user.name.as_str(), now_ms()).await.map_err(internal)?;
+    let back = if f.back.is_empty() { "/engagement" } else { safe_path(&f.back) };
+    Ok(Redirect::to(back).into_response())
 }
 
 fn view_group(g: Group) -> ViewGroup {
@@ -186,7 +226,9 @@ pub async fn page(
             )
         })
         .collect();
-    let p = EngagementPage { class_name: class, classes, week: week_name(week), around, rows, student_links };
+    let w = weights(&s, &class).await?;
+    let weights = [w.attendance, w.response, w.online_days, w.online_activity].map(|v| v.round() as u32);
+    let p = EngagementPage { class_name: class, classes, week: week_name(week), around, rows, student_links, weights };
     Ok(Html(view::engagement(&chrome(lang(&headers), Some(&user), "/engagement"), &p).into_string()).into_response())
 }
 

@@ -110,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .route("/engagement/weeks", get(engagement::weeks))
         .route("/engagement/student", get(engagement::student))
         .route("/engagement/flag", post(engagement::flag))
+        .route("/engagement/weights", post(engagement::set_weights))
         .route("/api/v1/rooms/{room}/live", get(live))
         .route("/api/v1/rooms/{room}/events", get(events))
         .route("/api/v1/rooms/{room}/session", post(start_session).delete(end_session))

@@ -103,6 +103,7 @@ const ROUTES: &[(&str, &str, &str, char)] = &[
     ("GET", "/engagement/student?class=3A&week=2026-W48&k=0011223344556677", "", 'T'),
     ("GET", "/engagement.csv?class=3A&week=2026-W48", "", 'T'),
     ("POST", "/engagement/flag", "student=Cem&on=1", 'T'),
+    ("POST", "/engagement/weights", "class=3A&attendance=50&response=50&online_days=0&online_activity=0", 'T'),
     ("POST", "/online/review", "identity=name%3AX&student=", 'T'),
     ("GET", "/devices", "", 'D'),
     ("POST", "/devices", "room=r1&student=Anna", 'D'),

@@ -67,6 +67,26 @@ async fn three_students_one_week_three_groups() {
     assert_eq!(page.status, 200);
     assert!(page.body.contains("geen internet thuis"), "{}", page.body);
     assert!(page.body.contains("<svg class=\"scatter\""), "the in-class × online scatter");
+    // Weights set to class alone: Cem, online only, drops to the bottom of the index.
+    let r = app
+        .post_form(
+            "/engagement/weights",
+            &format!("class={class_name}&attendance=50&response=50&online_days=0&online_activity=0"),
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let csv = app.page(&format!("/engagement.csv?class={class_name}&week={week}")).await;
+    let cem = csv.body.lines().find(|l| l.contains("Cem")).unwrap().to_owned();
+    assert_eq!(cem.split(',').nth(11), Some("0.000"), "{cem}");
+    assert_eq!(
+        app.post_form(
+            "/engagement/weights",
+            &format!("class={class_name}&attendance=0&response=0&online_days=0&online_activity=0")
+        )
+        .await
+        .status,
+        400
+    );
     let weeks = app.page(&format!("/engagement/weeks?class={class_name}&week={week}")).await;
     assert_eq!(weeks.status, 200);
     assert!(weeks.body.contains("<svg class=\"heatmap\"") && weeks.body.contains("Cem Yilmaz"));
