@@ -42,6 +42,7 @@ pub struct App {
     first_admin_password: Option<String>,
     tz: jiff::tz::TimeZone,
     retention_days: u32,
+    forward: Option<(crate::blend::forward::Forwarder, Duration)>,
 }
 
 /// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
@@ -102,6 +103,16 @@ impl App {
             first_admin_password,
             tz,
             retention_days: settings.privacy.retention_days,
+            forward: settings.xapi.forward_url.clone().map(|url| {
+                let forwarder = crate::blend::forward::Forwarder {
+                    url,
+                    credentials: (settings.xapi.forward_key.clone(), settings.xapi.forward_secret.clone()),
+                    batch: 50,
+                    first_wait: Duration::from_secs(1),
+                    max_wait: Duration::from_secs(300),
+                };
+                (forwarder, Duration::from_millis(settings.xapi.forward_every_ms.max(100)))
+            }),
             rooms,
         })
     }
@@ -244,6 +255,9 @@ impl App {
             }
         });
         let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+        let forwarding = self
+            .forward
+            .map(|(forwarder, every)| tokio::spawn(forwarder.run(store.clone(), every, stopping_rx.clone())));
         let broker_kind = if broker.is_some() { "embedded" } else { "external" };
         let state = AppState {
             engine: handle,
@@ -273,6 +287,9 @@ impl App {
         let _ = tokio::time::timeout(Duration::from_secs(5), mqtt_task).await;
         checkpoints.abort();
         retention.abort();
+        if let Some(f) = forwarding {
+            let _ = tokio::time::timeout(Duration::from_secs(5), f).await;
+        }
         if let Some(broker) = &broker {
             metrics.broker_dropped.store(broker.dropped_messages(), Ordering::Relaxed);
         }

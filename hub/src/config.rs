@@ -77,6 +77,42 @@ impl Default for PrivacySettings {
     }
 }
 
+/// The hub as an xAPI client: forwarding its own statements to another LRS.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct XapiSettings {
+    /// Forward the hub's own statements to this LRS (`http://host/xapi`); none: keep them here.
+    pub forward_url: Option<String>,
+    /// HTTP Basic key at that LRS.
+    pub forward_key: String,
+    /// HTTP Basic secret at that LRS (never logged).
+    pub forward_secret: String,
+    /// How often to look for new statements to forward, in ms.
+    pub forward_every_ms: u64,
+}
+
+impl Default for XapiSettings {
+    fn default() -> Self {
+        XapiSettings {
+            forward_url: None,
+            forward_key: String::new(),
+            forward_secret: String::new(),
+            forward_every_ms: 5_000,
+        }
+    }
+}
+
+impl std::fmt::Debug for XapiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("XapiSettings")
+            .field("forward_url", &self.forward_url)
+            .field("forward_key", &self.forward_key)
+            .field("forward_secret", &"(hidden)")
+            .field("forward_every_ms", &self.forward_every_ms)
+            .finish()
+    }
+}
+
 /// All of the hub's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,6 +125,8 @@ pub struct Settings {
     pub classroom: ClassroomSettings,
     /// Privacy.
     pub privacy: PrivacySettings,
+    /// xAPI forwarding.
+    pub xapi: XapiSettings,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `classhub=debug`.
@@ -102,6 +140,7 @@ impl Default for Settings {
             http: HttpSettings::default(),
             classroom: ClassroomSettings::default(),
             privacy: PrivacySettings::default(),
+            xapi: XapiSettings::default(),
             data_dir: PathBuf::from("classhub-data"),
             log: "info".into(),
         }

@@ -59,12 +59,27 @@ impl TestApp {
     /// A hub on `data` serving HTTP at `http` (the same address again, to restart a hub under an
     /// open browser).
     pub async fn spawn_at(data: PathBuf, mqtt_url: Option<String>, http: SocketAddr) -> TestApp {
+        TestApp::spawn_with_settings(data, mqtt_url, http, |_| {}).await
+    }
+
+    /// A hub with the test's own changes to the settings.
+    pub async fn spawn_with(name: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        TestApp::spawn_with_settings(fresh_data_dir(name), None, SocketAddr::from(([127, 0, 0, 1], 0)), tweak).await
+    }
+
+    async fn spawn_with_settings(
+        data: PathBuf,
+        mqtt_url: Option<String>,
+        http: SocketAddr,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         test_logs();
         let mut s = Settings::default();
         s.mqtt.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         s.mqtt.url = mqtt_url;
         s.http.listen = http;
         s.data_dir = data.clone();
+        tweak(&mut s);
         let app = App::build(&s).await.expect("the hub builds");
         let (http, mqtt, engine) = (app.http_addr(), app.mqtt().clone(), app.engine());
         let (stop, stopped) = oneshot::channel::<()>();

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod engagement;
+pub mod forward;
 pub mod import;
 pub mod matching;
 pub mod own;

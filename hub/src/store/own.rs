@@ -13,13 +13,15 @@ use crate::blend::own::{Own, pseudonym, statement};
 pub const OWN_SOURCE: &str = "classhub";
 
 impl Store {
-    async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
+    /// A named position (how far a job has come).
+    pub async fn cursor(&self, name: &str) -> Result<i64, StoreError> {
         let row =
             sqlx::query("SELECT position FROM cursors WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
         Ok(row.map_or(0, |r| r.get("position")))
     }
 
-    async fn set_cursor(&self, name: &str, position: i64) -> Result<(), StoreError> {
+    /// Moves a named position on.
+    pub async fn set_cursor(&self, name: &str, position: i64) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO cursors (name, position) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position")
             .bind(name)
             .bind(position)

@@ -161,6 +161,25 @@ impl Store {
         Ok(batch.iter().map(|s| s.id.clone()).collect())
     }
 
+    /// Up to `limit` statements from `source` kept after stored position `after`, oldest first, and
+    /// the position of the last one.
+    pub async fn statements_after(
+        &self,
+        source: &str,
+        after: i64,
+        limit: usize,
+    ) -> Result<(Vec<Value>, i64), StoreError> {
+        let rows =
+            sqlx::query("SELECT seq, json FROM xapi_statements WHERE source = ? AND seq > ? ORDER BY seq LIMIT ?")
+                .bind(source)
+                .bind(after)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await?;
+        let last = rows.last().map_or(after, |r| r.get("seq"));
+        Ok((rows.iter().map(|r| serde_json::from_str(r.get::<&str, _>("json")).unwrap_or_default()).collect(), last))
+    }
+
     /// How many statements are kept (voided ones included).
     pub async fn statements_stored(&self) -> Result<usize, StoreError> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM xapi_statements").fetch_one(&self.pool).await?.get::<i64, _>("n")

@@ -220,3 +220,81 @@ async fn the_hubs_own_answers_and_check_ins_are_statements_under_pseudonyms() {
     assert_eq!(names.len(), 3, "one pseudonym per student");
     lrs.app.stop().await;
 }
+
+#[tokio::test]
+async fn statements_are_forwarded_to_a_district_lrs_that_is_away_at_first() {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use axum::http::{HeaderMap, StatusCode};
+    use firmware::State;
+    use firmware::protocol::Button;
+    use firmware::sim::{Class, Plan};
+
+    // A district LRS that answers 503 twice, then keeps what it gets.
+    #[derive(Default)]
+    struct District {
+        calls: usize,
+        ids: Vec<String>,
+        auth_ok: bool,
+    }
+    let district = Arc::new(Mutex::new(District::default()));
+    let router = axum::Router::new().route(
+        "/xapi/statements",
+        axum::routing::post({
+            let district = district.clone();
+            move |headers: HeaderMap, body: String| {
+                let district = district.clone();
+                async move {
+                    let mut d = district.lock().unwrap();
+                    d.calls += 1;
+                    if d.calls <= 2 {
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                    let expected =
+                        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("hub-b204:s3cret"));
+                    d.auth_ok = headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(expected.as_str())
+                        && headers.get("x-experience-api-version").is_some();
+                    let batch: Vec<Value> = serde_json::from_str(&body).unwrap();
+                    d.ids.extend(batch.iter().filter_map(|s| s["id"].as_str().map(str::to_owned)));
+                    StatusCode::OK
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lrs_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let app = TestApp::spawn_with("xapi-forward", |s| {
+        s.xapi.forward_url = Some(format!("http://{lrs_addr}/xapi"));
+        s.xapi.forward_key = "hub-b204".into();
+        s.xapi.forward_secret = "s3cret".into();
+        s.xapi.forward_every_ms = 200;
+    })
+    .await;
+    let room = classhub_tests::unique_room("fwd");
+    let cfg = app.register_class(&room, "fwd", 3).await;
+    app.open_single(&room, 4).await;
+    let class = Class::start(cfg);
+    class.wait_until(|s| s.sees_open_question(), Duration::from_secs(10)).await.expect("online");
+    class.play(&Plan::Everyone(Button::A), 100, 5).await;
+    class.wait_until(|s| s.state == State::Stored, Duration::from_secs(10)).await.expect("stored");
+    let store = app.store().await;
+    assert_eq!(store.publish_own(100).await.unwrap(), 3);
+    store.close().await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while district.lock().unwrap().ids.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "forwarded in time");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await; // room for a wrong second delivery
+    let d = district.lock().unwrap();
+    assert!(d.calls >= 3, "two refusals, then taken");
+    assert!(d.auth_ok, "the district's credentials and the version header");
+    let unique: std::collections::BTreeSet<&String> = d.ids.iter().collect();
+    assert_eq!((d.ids.len(), unique.len()), (3, 3), "each statement arrives once");
+    drop(d);
+    app.stop().await;
+}
