@@ -290,11 +290,13 @@ async fn statements_are_forwarded_to_a_district_lrs_that_is_away_at_first() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(600)).await; // room for a wrong second delivery
-    let d = district.lock().unwrap();
-    assert!(d.calls >= 3, "two refusals, then taken");
-    assert!(d.auth_ok, "the district's credentials and the version header");
-    let unique: std::collections::BTreeSet<&String> = d.ids.iter().collect();
-    assert_eq!((d.ids.len(), unique.len()), (3, 3), "each statement arrives once");
-    drop(d);
+    let (calls, auth_ok, ids) = {
+        let d = district.lock().unwrap();
+        (d.calls, d.auth_ok, d.ids.clone())
+    };
+    assert!(calls >= 3, "two refusals, then taken");
+    assert!(auth_ok, "the district's credentials and the version header");
+    let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (3, 3), "each statement arrives once");
     app.stop().await;
 }
