@@ -340,6 +340,83 @@ pub fn same(a: &Value, b: &Value) -> bool {
     strip(a) == strip(b)
 }
 
+/// How a statement is returned (`format`): as stored, with agents and activities reduced to their
+/// identifiers, or with each language map cut to one language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// As stored.
+    Exact,
+    /// Agents, Groups and Activities reduced to what identifies them.
+    Ids,
+    /// Language maps cut to one language (`lang`, else the first there is).
+    Canonical,
+}
+
+/// Applies `format` to a statement (and its SubStatement).
+pub fn format(statement: &mut Value, format: Format, lang: &str) {
+    fn ids(v: &mut Value) {
+        let Some(m) = v.as_object_mut() else { return };
+        match m.get("objectType").and_then(Value::as_str) {
+            Some("Agent") | Some("Group") | None
+                if ["mbox", "mbox_sha1sum", "openid", "account", "member"].iter().any(|k| m.contains_key(*k)) =>
+            {
+                m.retain(|k, _| {
+                    ["objectType", "mbox", "mbox_sha1sum", "openid", "account", "member"].contains(&k.as_str())
+                });
+                if let Some(Value::Array(members)) = m.get_mut("member") {
+                    members.iter_mut().for_each(ids);
+                }
+            }
+            Some("Activity") | None => m.retain(|k, _| k == "objectType" || k == "id"),
+            _ => {}
+        }
+    }
+    fn canonical(v: &mut Value, lang: &str) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m.iter_mut() {
+                    let is_map = matches!(k.as_str(), "display" | "name" | "description") && child.is_object();
+                    if is_map && child.as_object().is_some_and(|o| o.values().all(Value::is_string)) {
+                        let o = child.as_object().expect("checked");
+                        let pick = o
+                            .keys()
+                            .find(|t| t.eq_ignore_ascii_case(lang))
+                            .or_else(|| o.keys().find(|t| t.split('-').next() == lang.split('-').next()))
+                            .or_else(|| o.keys().next())
+                            .cloned();
+                        if let Some(tag) = pick {
+                            let text = o[&tag].clone();
+                            *child = serde_json::json!({ tag: text });
+                        }
+                    } else {
+                        canonical(child, lang);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|c| canonical(c, lang)),
+            _ => {}
+        }
+    }
+    match format {
+        Format::Exact => {}
+        Format::Canonical => canonical(statement, lang),
+        Format::Ids => {
+            for key in ["actor", "object", "authority"] {
+                if let Some(v) = statement.get_mut(key) {
+                    ids(v);
+                }
+            }
+            if let Some(sub) = statement.get_mut("object").filter(|o| o["objectType"] == "SubStatement") {
+                for key in ["actor", "object"] {
+                    if let Some(v) = sub.get_mut(key) {
+                        ids(v);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -419,6 +496,22 @@ mod tests {
         assert_eq!(validate(&sub), Ok(()));
         sub["object"]["object"] = json!({ "objectType": "SubStatement" });
         assert!(reason(sub).contains("cannot hold another"));
+    }
+
+    #[test]
+    fn formats_ids_and_canonical() {
+        let mut s = ok();
+        format(&mut s, Format::Ids, "nl");
+        assert_eq!(s["actor"], json!({ "mbox": "mailto:anna@school.nl" }), "the name goes, the IFI stays");
+        assert_eq!(s["object"], json!({ "id": "https://moodle.school.nl/mod/quiz/view.php?id=7" }));
+        let mut c = ok();
+        c["verb"]["display"] = json!({ "en-US": "completed", "nl-NL": "voltooid" });
+        format(&mut c, Format::Canonical, "nl");
+        assert_eq!(c["verb"]["display"], json!({ "nl-NL": "voltooid" }));
+        assert_eq!(c["object"]["definition"]["name"], json!({ "nl": "Toets 3" }));
+        let mut e = ok();
+        format(&mut e, Format::Exact, "nl");
+        assert_eq!(e, ok());
     }
 
     #[test]

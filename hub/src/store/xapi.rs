@@ -56,8 +56,32 @@ pub struct Query {
     pub ascending: bool,
     /// At most this many.
     pub limit: u32,
+    /// The activity may be anywhere in the statement (context activities, a SubStatement), not only
+    /// its object.
+    pub related_activities: bool,
+    /// The agent may be anywhere in the statement (object, authority, context, a SubStatement).
+    pub related_agents: bool,
     /// Continue after this stored position (from `more`).
     pub after: Option<i64>,
+}
+
+/// The JSON field and value an agent key ([`xapi::agent_key`]) is found by (for an account, its
+/// name; the home page is checked by the key's own filter when not related).
+fn agent_field(key: &str) -> (&'static str, String) {
+    if let Some(v) = key.strip_prefix("mbox:") {
+        ("mbox", v.to_lowercase())
+    } else if let Some(v) = key.strip_prefix("sha1:") {
+        ("mbox_sha1sum", v.to_lowercase())
+    } else if let Some(v) = key.strip_prefix("openid:") {
+        ("openid", v.to_lowercase())
+    } else {
+        (
+            "name",
+            key.strip_prefix("account:")
+                .and_then(|a| a.rsplit_once('|'))
+                .map_or(String::new(), |(_, n)| n.to_lowercase()),
+        )
+    }
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -201,12 +225,34 @@ impl Store {
     pub async fn statements(&self, q: &Query) -> Result<(Vec<Value>, Option<i64>), StoreError> {
         let limit = q.limit.clamp(1, 1000) as usize;
         let mut b = QueryBuilder::<Sqlite>::new("SELECT seq, json FROM xapi_statements WHERE voided = 0");
-        for (column, value) in
-            [("agent", &q.agent), ("verb", &q.verb), ("activity", &q.activity), ("registration", &q.registration)]
-        {
+        for (column, value) in [("verb", &q.verb), ("registration", &q.registration)] {
             if let Some(v) = value {
                 b.push(format!(" AND {column} = ")).push_bind(v.clone());
             }
+        }
+        match (&q.activity, q.related_activities) {
+            (Some(a), false) => {
+                b.push(" AND activity = ").push_bind(a.clone());
+            }
+            (Some(a), true) => {
+                b.push(" AND EXISTS (SELECT 1 FROM json_tree(xapi_statements.json) WHERE key = 'id' AND value = ")
+                    .push_bind(a.clone())
+                    .push(")");
+            }
+            (None, _) => {}
+        }
+        match (&q.agent, q.related_agents) {
+            (Some(key), false) => {
+                b.push(" AND agent = ").push_bind(key.clone());
+            }
+            (Some(key), true) => {
+                // An agent anywhere: any object in the statement whose identifier makes the same key.
+                let (field, value) = agent_field(key);
+                b.push(format!(" AND EXISTS (SELECT 1 FROM json_tree(xapi_statements.json) WHERE key = '{field}' AND lower(value) = "))
+                    .push_bind(value)
+                    .push(")");
+            }
+            (None, _) => {}
         }
         if let Some(since) = q.since_ms {
             b.push(" AND stored_ms > ").push_bind(since);

@@ -186,9 +186,16 @@ pub async fn put(
 }
 
 /// `GET /xapi/statements`: by `statementId`, by `voidedStatementId`, or by query.
-pub async fn get(State(s): State<AppState>, Query(p): Query<HashMap<String, String>>) -> Response {
+pub async fn get(State(s): State<AppState>, headers: HeaderMap, Query(p): Query<HashMap<String, String>>) -> Response {
     let consistent = iso(now_ms());
-    let mut response = get_inner(&s, &p).await;
+    // `canonical` keeps the language the client asks for (its first Accept-Language), else the first.
+    let lang = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|l| l.split(';').next().unwrap_or("").trim().to_owned())
+        .unwrap_or_default();
+    let mut response = get_inner(&s, &p, &lang).await;
     if let Ok(v) = HeaderValue::from_str(&consistent) {
         response.headers_mut().insert("x-experience-api-consistent-through", v);
     }
@@ -210,7 +217,7 @@ const QUERY_PARAMS: [&str; 12] = [
     "related_agents",
 ];
 
-async fn get_inner(s: &AppState, p: &HashMap<String, String>) -> Response {
+async fn get_inner(s: &AppState, p: &HashMap<String, String>, lang: &str) -> Response {
     let internal = |e: crate::store::StoreError| {
         tracing::error!("reading statements: {e}");
         error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -220,8 +227,16 @@ async fn get_inner(s: &AppState, p: &HashMap<String, String>) -> Response {
             if p.keys().any(|k| k != param && k != "format" && k != "attachments") {
                 return error(StatusCode::BAD_REQUEST, format!("{param} cannot be combined with other filters"));
             }
+            let format = match p.get("format").map(String::as_str) {
+                Some("ids") => xapi::Format::Ids,
+                Some("canonical") => xapi::Format::Canonical,
+                _ => xapi::Format::Exact,
+            };
             return match s.store.statement(id, voided).await {
-                Ok(Some(v)) => Json(v).into_response(),
+                Ok(Some(mut v)) => {
+                    xapi::format(&mut v, format, lang);
+                    Json(v).into_response()
+                }
                 Ok(None) => error(StatusCode::NOT_FOUND, format!("no statement {id}")),
                 Err(e) => internal(e),
             };
@@ -275,10 +290,18 @@ async fn get_inner(s: &AppState, p: &HashMap<String, String>) -> Response {
         Some("true") => true,
         Some(_) => return error(StatusCode::BAD_REQUEST, "ascending: true or false"),
     };
-    if let Some(f) = p.get("format")
-        && !matches!(f.as_str(), "exact" | "ids" | "canonical")
-    {
-        return error(StatusCode::BAD_REQUEST, "format: exact, ids or canonical");
+    let format = match p.get("format").map(String::as_str) {
+        None | Some("exact") => xapi::Format::Exact,
+        Some("ids") => xapi::Format::Ids,
+        Some("canonical") => xapi::Format::Canonical,
+        Some(_) => return error(StatusCode::BAD_REQUEST, "format: exact, ids or canonical"),
+    };
+    for (name, slot) in [("related_activities", &mut q.related_activities), ("related_agents", &mut q.related_agents)] {
+        *slot = match p.get(name).map(String::as_str) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => return error(StatusCode::BAD_REQUEST, format!("{name}: true or false")),
+        };
     }
     if let Some(c) = p.get("cursor") {
         match c.parse::<i64>() {
@@ -287,7 +310,10 @@ async fn get_inner(s: &AppState, p: &HashMap<String, String>) -> Response {
         }
     }
     match s.store.statements(&q).await {
-        Ok((statements, after)) => {
+        Ok((mut statements, after)) => {
+            for st in &mut statements {
+                xapi::format(st, format, lang);
+            }
             let more = after.map_or(String::new(), |after| {
                 let mut params: Vec<(String, String)> =
                     p.iter().filter(|(k, _)| *k != "cursor").map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -300,3 +300,54 @@ async fn statements_are_forwarded_to_a_district_lrs_that_is_away_at_first() {
     assert_eq!((ids.len(), unique.len()), (3, 3), "each statement arrives once");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn related_filters_and_formats() {
+    let lrs = Lrs::start("xapi-related").await;
+    let mut in_context = statement("anna", "experienced", "page/7");
+    in_context["context"] = json!({ "contextActivities": { "parent": [{ "id": "https://moodle.school.nl/mod/quiz/1" }] },
+                                    "instructor": { "mbox": "mailto:docent@school.nl" } });
+    in_context["actor"]["name"] = json!("Anna de Vries");
+    in_context["verb"]["display"] = json!({ "en-US": "experienced", "nl-NL": "bekeek" });
+    let batch = json!([statement("anna", "completed", "quiz/1"), in_context]);
+    assert_eq!(lrs.call("POST", "/xapi/statements", Some(&batch)).await.status, 200);
+    let activity = "https%3A%2F%2Fmoodle.school.nl%2Fmod%2Fquiz%2F1";
+    let count = |v: &Value| v["statements"].as_array().unwrap().len();
+    assert_eq!(count(&json_of(&lrs.call("GET", &format!("/xapi/statements?activity={activity}"), None).await)), 1);
+    assert_eq!(
+        count(&json_of(
+            &lrs.call("GET", &format!("/xapi/statements?activity={activity}&related_activities=true"), None).await
+        )),
+        2
+    );
+    let docent = "%7B%22mbox%22%3A%22mailto%3Adocent%40school.nl%22%7D";
+    assert_eq!(count(&json_of(&lrs.call("GET", &format!("/xapi/statements?agent={docent}"), None).await)), 0);
+    assert_eq!(
+        count(&json_of(&lrs.call("GET", &format!("/xapi/statements?agent={docent}&related_agents=true"), None).await)),
+        1
+    );
+    let ids = json_of(
+        &lrs.call(
+            "GET",
+            "/xapi/statements?format=ids&verb=http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fexperienced",
+            None,
+        )
+        .await,
+    );
+    assert_eq!(ids["statements"][0]["actor"], json!({ "mbox": "mailto:anna@school.nl" }), "ids: no name");
+    let headers =
+        [("Authorization", lrs.auth.as_str()), ("X-Experience-API-Version", "1.0.3"), ("Accept-Language", "nl-NL")];
+    let canonical = lrs
+        .app
+        .send(
+            "GET",
+            "/xapi/statements?format=canonical&verb=http%3A%2F%2Fadlnet.gov%2Fexpapi%2Fverbs%2Fexperienced",
+            &headers,
+            "",
+        )
+        .await;
+    assert_eq!(json_of(&canonical)["statements"][0]["verb"]["display"], json!({ "nl-NL": "bekeek" }));
+    assert_eq!(lrs.call("GET", "/xapi/statements?format=short", None).await.status, 400);
+    assert_eq!(lrs.call("GET", "/xapi/statements?related_agents=yes", None).await.status, 400);
+    lrs.app.stop().await;
+}
