@@ -155,6 +155,9 @@ pub struct Roster {
     pub enrollments: Vec<Enrollment>,
     /// Rows that could not be read; the rest loaded.
     pub errors: Vec<RowError>,
+    /// For each file sent whole (`bulk`, the default): every sourcedId in it, readable or not. Rows
+    /// the store holds that are in none of these are gone from the school's system.
+    pub bulk: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// The files of a bundle, in the order they load (later files refer to earlier ones).
@@ -294,10 +297,41 @@ fn rows<T>(
 /// broken rows and rows that refer to what exists nowhere are reported.
 pub fn read(files: &BTreeMap<String, String>, known: &Known) -> Roster {
     let mut r = Roster::default();
-    let table = |name: &str, errors: &mut Vec<RowError>| {
-        files
+    // manifest.csv: `file.users,bulk|delta|absent`; a file that is there and not declared is bulk.
+    let mut modes: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(text) = files.get("manifest.csv") {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.strip_prefix('\u{feff}').unwrap_or(text).as_bytes());
+        for record in reader.records().flatten() {
+            if let (Some(k), Some(v)) = (record.get(0), record.get(1))
+                && let Some(file) = k.trim().strip_prefix("file.")
+            {
+                modes.insert(format!("{file}.csv"), v.trim().to_lowercase());
+            }
+        }
+    }
+    let mut bulk: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut table = |name: &str, errors: &mut Vec<RowError>| {
+        let t = files
             .get(name)
-            .and_then(|text| Table::read(FILES.iter().find(|f| **f == name).copied().unwrap_or("?"), text, errors))
+            .and_then(|text| Table::read(FILES.iter().find(|f| **f == name).copied().unwrap_or("?"), text, errors))?;
+        // Undeclared: bulk, unless it removes rows (only a delta file says `tobedeleted`).
+        let removes = t
+            .columns
+            .get("status")
+            .is_some_and(|&i| t.rows.iter().any(|(_, f)| f.get(i).is_some_and(|v| v == "tobedeleted")));
+        if modes.get(name).map_or(!removes, |m| m == "bulk") {
+            let ids = t
+                .rows
+                .iter()
+                .filter_map(|(_, fields)| {
+                    t.columns.get("sourcedId").and_then(|&i| fields.get(i)).filter(|v| !v.is_empty()).cloned()
+                })
+                .collect();
+            bulk.insert(name.to_owned(), ids);
+        }
+        Some(t)
     };
     if let Some(t) = table("orgs.csv", &mut r.errors)
         && t.require(&["sourcedId", "name", "type"], &mut r.errors)
@@ -439,6 +473,7 @@ pub fn read(files: &BTreeMap<String, String>, known: &Known) -> Roster {
             },
         );
     }
+    r.bulk = bulk;
     r
 }
 

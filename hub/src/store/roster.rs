@@ -214,6 +214,31 @@ impl Store {
             }
             progress();
         }
+        // A bulk file lists everything there is: what the store holds beyond it is gone.
+        for (file, ids) in &r.bulk {
+            let table = match file.as_str() {
+                "orgs.csv" => "roster_orgs",
+                "academicSessions.csv" => "roster_terms",
+                "courses.csv" => "roster_courses",
+                "classes.csv" => "roster_classes",
+                "users.csv" => "roster_users",
+                "enrollments.csv" => "roster_enrollments",
+                _ => continue,
+            };
+            let held: Vec<String> = QueryBuilder::<Sqlite>::new(format!("SELECT sourced_id FROM {table}"))
+                .build()
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|row| row.get(0))
+                .collect();
+            for gone in held.iter().filter(|id| !ids.contains(*id)) {
+                let mut q = QueryBuilder::<Sqlite>::new(format!("DELETE FROM {table} WHERE sourced_id = "));
+                q.push_bind(gone);
+                q.build().execute(&mut *tx).await?;
+                counts.removed += 1;
+            }
+        }
         tx.commit().await?;
         Ok(counts)
     }
@@ -311,5 +336,36 @@ mod tests {
         let delta = read(&delta, &store.roster_known().await.unwrap());
         assert_eq!(store.apply_roster(&delta, || {}).await.unwrap().removed, 1);
         assert_eq!(store.class_students("k1").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_file_without_a_student_removes_them_and_a_delta_does_not() {
+        let dir = std::env::temp_dir().join(format!(
+            "classhub-roster-bulk-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let store = Store::open(&dir).await.unwrap();
+        let first = read(&bundle(USERS), &Known::default());
+        store.apply_roster(&first, || {}).await.unwrap();
+
+        let broken = read(&bundle(&USERS.replace("Bram,Jansen", "Bram,")), &store.roster_known().await.unwrap());
+        assert_eq!(broken.errors.len(), 1, "{:?}", broken.errors);
+        assert_eq!(store.apply_roster(&broken, || {}).await.unwrap().removed, 0, "a broken row is not a missing one");
+
+        let without_bram: String = USERS.lines().filter(|l| !l.contains("bram")).map(|l| format!("{l}\n")).collect();
+        let mut files = bundle(&without_bram);
+        files.insert("manifest.csv".into(), "propertyName,value\nfile.users,delta\nfile.enrollments,delta\n".into());
+        let delta = read(&files, &store.roster_known().await.unwrap());
+        assert_eq!(
+            store.apply_roster(&delta, || {}).await.unwrap().removed,
+            0,
+            "a delta file says nothing of rows it leaves out"
+        );
+
+        files.insert("manifest.csv".into(), "propertyName,value\nfile.users,bulk\nfile.enrollments,delta\n".into());
+        let bulk = read(&files, &store.roster_known().await.unwrap());
+        assert_eq!(store.apply_roster(&bulk, || {}).await.unwrap().removed, 1, "Bram left the school's system");
+        assert!(!store.roster_known().await.unwrap().users.contains(&"u2".to_owned()));
     }
 }
