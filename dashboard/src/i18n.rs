@@ -234,6 +234,8 @@ words! {
     questions_word: "vragen", "questions";
     days_word: "dagen", "days";
     events_word: "activiteiten", "events";
+    completed_word: "afgerond", "completed";
+    score_word: "score", "score";
     no_data: "Geen lessen van deze klas in deze week.", "No lessons of this class in this week.";
     weeks_view: "Per week", "By week";
     weights_word: "Gewichten van de index", "Weights of the index";

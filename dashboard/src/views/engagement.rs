@@ -56,6 +56,10 @@ pub struct EngagementRow {
     pub online_days: u32,
     /// Online events.
     pub online_events: u32,
+    /// Online completions.
+    pub online_completions: u32,
+    /// Mean online score (0–1), if anything was scored.
+    pub online_score: Option<f64>,
     /// In-class score (0–1).
     pub in_class: f64,
     /// Online score (0–1); `None` without online access.
@@ -141,7 +145,13 @@ pub fn engagement(chrome: &Chrome, p: &EngagementPage) -> Markup {
                                 td { a href=(href) { (r.student) } @if r.no_online_access { br; small { (lang.no_online_access()) } } }
                                 td { (r.attended.0) "/" (r.attended.1) " " (lang.lessons_word()) }
                                 td { (r.answered.0) "/" (r.answered.1) " " (lang.questions_word()) }
-                                td { @if r.no_online_access { "—" } @else { (r.online_days) " " (lang.days_word()) ", " (r.online_events) " " (lang.events_word()) } }
+                                td {
+                                    @if r.no_online_access { "—" } @else {
+                                        (r.online_days) " " (lang.days_word()) ", " (r.online_events) " " (lang.events_word())
+                                        ", " (r.online_completions) " " (lang.completed_word())
+                                        @if let Some(score) = r.online_score { ", " (lang.score_word()) " " (pct(score)) }
+                                    }
+                                }
                                 td { (pct(r.in_class)) }
                                 td { @match r.online { Some(o) => (pct(o)), None => "—" } }
                                 td { strong { (pct(r.index)) } }
@@ -233,7 +243,7 @@ pub fn student_page(
 pub fn engagement_csv(week: &str, class_name: &str, rows: &[EngagementRow]) -> String {
     let mut out = String::from(
         "week,class,student,lessons_attended,lessons,questions_answered,questions_asked,online_days,online_events,\
-         in_class,online,index,trend,group,no_online_access\r\n",
+         online_completions,online_score,in_class,online,index,trend,group,no_online_access\r\n",
     );
     let num = |v: f64| format!("{v:.3}");
     for r in rows {
@@ -246,6 +256,8 @@ pub fn engagement_csv(week: &str, class_name: &str, rows: &[EngagementRow]) -> S
             r.answered.1.to_string(),
             r.online_days.to_string(),
             r.online_events.to_string(),
+            r.online_completions.to_string(),
+            r.online_score.map(num).unwrap_or_default(),
             num(r.in_class),
             r.online.map(num).unwrap_or_default(),
             num(r.index),
@@ -281,6 +293,8 @@ mod tests {
             answered: (7, 10),
             online_days: 2,
             online_events: 9,
+            online_completions: 1,
+            online_score: Some(0.8),
             in_class: 0.725,
             online: (!no_online_access).then_some(0.4),
             index,
@@ -313,6 +327,6 @@ mod tests {
         let csv = engagement_csv("2026-W48", "3A", &p.rows);
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 3);
-        assert_eq!(lines[2], "2026-W48,3A,Cem,3,4,7,10,2,9,0.725,,0.730,-0.050,in_class_only,true");
+        assert_eq!(lines[2], "2026-W48,3A,Cem,3,4,7,10,2,9,1,0.800,0.725,,0.730,-0.050,in_class_only,true");
     }
 }

@@ -23,6 +23,12 @@ pub struct Week {
     pub online_days: u32,
     /// Online events (views, submissions, statements).
     pub online_events: u32,
+    /// Of those, completions (a completed or passed activity, a submitted attempt).
+    pub online_completions: u32,
+    /// The sum of the scores (0–1) of the scored ones.
+    pub online_score_sum: f64,
+    /// How many were scored.
+    pub online_scored: u32,
     /// The teacher marked this student as having no online access at home.
     pub no_online_access: bool,
 }
@@ -84,22 +90,46 @@ pub struct Picture {
     pub group: Group,
 }
 
+impl Week {
+    /// The mean online score (0–1), if anything was scored.
+    pub fn online_score(&self) -> Option<f64> {
+        (self.online_scored > 0).then(|| self.online_score_sum / f64::from(self.online_scored))
+    }
+}
+
+/// One piece of online activity, as the picture counts it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Online {
+    /// When (ms since the epoch).
+    pub at_ms: i64,
+    /// How many events (a Canvas row counts its views).
+    pub count: u32,
+    /// Whether it completed something.
+    pub completed: bool,
+    /// Its score, 0–1, if scored.
+    pub score: Option<f64>,
+}
+
 fn ratio(part: u32, whole: u32) -> f64 {
     if whole == 0 { 0.0 } else { f64::from(part) / f64::from(whole) }
 }
 
 /// The class's picture for one week.
 pub fn picture(weeks: &[Week], w: &Weights) -> Vec<Picture> {
+    // Online activity is itself three measures — events, completions, mean score — each divided by
+    // the class's highest, then averaged over those that anyone in the class has.
+    let online_access = |s: &Week| !s.no_online_access;
+    let top_of = |f: &dyn Fn(&Week) -> f64| weeks.iter().filter(|s| online_access(s)).map(f).fold(0.0f64, f64::max);
+    let measures: [&dyn Fn(&Week) -> f64; 3] =
+        [&|s| f64::from(s.online_events), &|s| f64::from(s.online_completions), &|s| s.online_score().unwrap_or(0.0)];
+    let tops: Vec<f64> = measures.iter().map(|m| top_of(*m)).collect();
+    let activity = |s: &Week| {
+        let parts: Vec<f64> = measures.iter().zip(&tops).filter(|(_, t)| **t > 0.0).map(|(m, t)| m(s) / t).collect();
+        if parts.is_empty() { 0.0 } else { parts.iter().sum::<f64>() / parts.len() as f64 }
+    };
     let raw: Vec<[f64; 4]> = weeks
         .iter()
-        .map(|s| {
-            [
-                ratio(s.attended, s.sessions),
-                ratio(s.answered, s.asked),
-                f64::from(s.online_days),
-                f64::from(s.online_events),
-            ]
-        })
+        .map(|s| [ratio(s.attended, s.sessions), ratio(s.answered, s.asked), f64::from(s.online_days), activity(s)])
         .collect();
     // The class's highest per part; online parts only over students who have online access.
     let mut top = [0.0f64; 4];
@@ -168,7 +198,7 @@ pub struct Lesson {
 /// a day number.
 pub fn count_week(
     lessons: &[Lesson],
-    online: &std::collections::BTreeMap<String, Vec<(i64, u32)>>,
+    online: &std::collections::BTreeMap<String, Vec<Online>>,
     student_of: impl Fn(&str) -> Option<String>,
     day_of: impl Fn(i64) -> i64,
     no_online_access: &std::collections::BTreeSet<String>,
@@ -183,6 +213,9 @@ pub fn count_week(
         answered: 0,
         online_days: 0,
         online_events: 0,
+        online_completions: 0,
+        online_score_sum: 0.0,
+        online_scored: 0,
         no_online_access: no_online_access.contains(student),
     };
     for lesson in lessons {
@@ -203,9 +236,14 @@ pub fn count_week(
     for (identity, events) in online {
         let Some(student) = student_of(identity) else { continue };
         let Some(w) = weeks.get_mut(&student) else { continue };
-        for (at, count) in events {
-            w.online_events += count;
-            days.entry(student.clone()).or_default().insert(day_of(*at));
+        for e in events {
+            w.online_events += e.count;
+            w.online_completions += u32::from(e.completed);
+            if let Some(score) = e.score {
+                w.online_score_sum += score.clamp(0.0, 1.0);
+                w.online_scored += 1;
+            }
+            days.entry(student.clone()).or_default().insert(day_of(e.at_ms));
         }
     }
     for (student, d) in days {
@@ -241,6 +279,9 @@ mod tests {
             answered,
             online_days,
             online_events,
+            online_completions: 0,
+            online_score_sum: 0.0,
+            online_scored: 0,
             no_online_access,
         }
     }
@@ -299,9 +340,14 @@ mod tests {
             ),
         ];
         const DAY: i64 = 86_400_000;
-        let online: BTreeMap<String, Vec<(i64, u32)>> = [
-            ("name:Anna de Vries".to_owned(), vec![(DAY + 5, 1), (DAY + 9, 2), (3 * DAY, 1)]),
-            ("canvas:1|Zoë".to_owned(), vec![(DAY, 7)]),
+        let ev =
+            |at_ms: i64, count: u32, completed: bool, score: Option<f64>| Online { at_ms, count, completed, score };
+        let online: BTreeMap<String, Vec<Online>> = [
+            (
+                "name:Anna de Vries".to_owned(),
+                vec![ev(DAY + 5, 1, false, None), ev(DAY + 9, 2, true, Some(0.8)), ev(3 * DAY, 1, true, Some(0.6))],
+            ),
+            ("canvas:1|Zoë".to_owned(), vec![ev(DAY, 7, false, None)]),
         ]
         .into();
         let student_of = |identity: &str| (identity == "name:Anna de Vries").then(|| "Anna".to_owned());
@@ -311,6 +357,8 @@ mod tests {
         let anna = by("Anna");
         assert_eq!((anna.sessions, anna.attended, anna.asked, anna.answered), (2, 2, 10, 9));
         assert_eq!((anna.online_days, anna.online_events), (2, 4), "three events on two days");
+        assert_eq!(anna.online_completions, 2);
+        assert!(anna.online_score().is_some_and(|s| close(s, 0.7)));
         let bram = by("Bram");
         assert_eq!(
             (bram.sessions, bram.attended, bram.asked, bram.answered),
@@ -321,6 +369,20 @@ mod tests {
         assert_eq!((cem.sessions, cem.attended), (1, 1), "the excused lesson is left out");
         assert!(cem.no_online_access);
         assert_eq!(weeks.len(), 3, "Zoë is not in this class");
+    }
+
+    /// Online activity with completions and scores: Anna 40 events, 4 completions, mean score 0.9;
+    /// Bram 20 events, 1 completion, 0.45. Activity = mean of events, completions and score, each ÷ the
+    /// highest: Anna (1 + 1 + 1) / 3 = 1; Bram (0.5 + 0.25 + 0.5) / 3 ≈ 0.4167.
+    #[test]
+    fn online_activity_counts_events_completions_and_scores() {
+        let mut anna = week("Anna", 4, 9, 5, 40, false);
+        (anna.online_completions, anna.online_score_sum, anna.online_scored) = (4, 1.8, 2);
+        let mut bram = week("Bram", 2, 3, 5, 20, false);
+        (bram.online_completions, bram.online_score_sum, bram.online_scored) = (1, 0.45, 1);
+        let p = picture(&[anna, bram], &Weights::default());
+        assert!(close(p[0].normalised[3], 1.0));
+        assert!(close(p[1].normalised[3], (0.5 + 0.25 + 0.5) / 3.0), "{}", p[1].normalised[3]);
     }
 
     #[test]

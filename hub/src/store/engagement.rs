@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sqlx::Row;
 
 use super::{Store, StoreError};
+use crate::blend::engagement::Online;
 
 impl Store {
     /// A session's questions, and per student (name, or clicker id) how many of them they answered.
@@ -26,32 +27,43 @@ impl Store {
         Ok((asked as u32, rows.iter().map(|r| (r.get("who"), r.get::<i64, _>("n") as u32)).collect()))
     }
 
-    /// Online activity in `[from_ms, to_ms)`: per identity, (event time, how many) — imported events
-    /// and xAPI statements (by their timestamp).
-    pub async fn online_between(
-        &self,
-        from_ms: i64,
-        to_ms: i64,
-    ) -> Result<BTreeMap<String, Vec<(i64, u32)>>, StoreError> {
-        let mut out: BTreeMap<String, Vec<(i64, u32)>> = BTreeMap::new();
-        let rows = sqlx::query("SELECT identity, at_ms, count FROM online_events WHERE at_ms >= ? AND at_ms < ?")
+    /// Online activity in `[from_ms, to_ms)` per identity: imported events (a Moodle event whose name
+    /// says completed or submitted is a completion) and xAPI statements (by their timestamp; completed
+    /// by `result.completion`, or a completed or passed verb; scored by `result.score.scaled`).
+    pub async fn online_between(&self, from_ms: i64, to_ms: i64) -> Result<BTreeMap<String, Vec<Online>>, StoreError> {
+        let mut out: BTreeMap<String, Vec<Online>> = BTreeMap::new();
+        let rows = sqlx::query("SELECT identity, at_ms, count, kind FROM online_events WHERE at_ms >= ? AND at_ms < ?")
             .bind(from_ms)
             .bind(to_ms)
             .fetch_all(&self.pool)
             .await?;
         for r in &rows {
-            out.entry(r.get("identity")).or_default().push((r.get("at_ms"), r.get::<i64, _>("count") as u32));
+            let kind = r.get::<String, _>("kind").to_lowercase();
+            let completed = ["completed", "completion", "submitted"].iter().any(|w| kind.contains(w));
+            let e = Online { at_ms: r.get("at_ms"), count: r.get::<i64, _>("count") as u32, completed, score: None };
+            out.entry(r.get("identity")).or_default().push(e);
         }
         let rows = sqlx::query(
-            "SELECT agent, timestamp_ms FROM xapi_statements WHERE voided = 0 AND agent IS NOT NULL \
-             AND source != 'classhub' AND timestamp_ms >= ? AND timestamp_ms < ?",
+            "SELECT agent, timestamp_ms, verb, json_extract(json, '$.result.completion') AS completion, \
+             json_extract(json, '$.result.score.scaled') AS scaled FROM xapi_statements WHERE voided = 0 \
+             AND agent IS NOT NULL AND source != 'classhub' AND timestamp_ms >= ? AND timestamp_ms < ?",
         )
         .bind(from_ms)
         .bind(to_ms)
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
-            out.entry(r.get("agent")).or_default().push((r.get("timestamp_ms"), 1));
+            let verb: String = r.get("verb");
+            let completed = r.try_get::<i64, _>("completion").is_ok_and(|c| c == 1)
+                || verb.ends_with("/completed")
+                || verb.ends_with("/passed");
+            let score = r.try_get::<Option<f64>, _>("scaled").ok().flatten();
+            out.entry(r.get("agent")).or_default().push(Online {
+                at_ms: r.get("timestamp_ms"),
+                count: 1,
+                completed,
+                score,
+            });
         }
         Ok(out)
     }

@@ -162,6 +162,8 @@ async fn rows(s: &AppState, class: &str, w: ISOWeekDate, sort: &str) -> Result<V
             answered: (p.week.answered, p.week.asked),
             online_days: p.week.online_days,
             online_events: p.week.online_events,
+            online_completions: p.week.online_completions,
+            online_score: p.week.online_score(),
             in_class: p.in_class,
             online: p.online,
             index: p.index,

@@ -77,7 +77,7 @@ async fn three_students_one_week_three_groups() {
     assert_eq!(r.status, 303);
     let csv = app.page(&format!("/engagement.csv?class={class_name}&week={week}")).await;
     let cem = csv.body.lines().find(|l| l.contains("Cem")).unwrap().to_owned();
-    assert_eq!(cem.split(',').nth(11), Some("0.000"), "{cem}");
+    assert_eq!(cem.split(',').nth(13), Some("0.000"), "{cem}");
     assert_eq!(
         app.post_form(
             "/engagement/weights",
@@ -108,7 +108,7 @@ async fn three_students_one_week_three_groups() {
         .skip(1)
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            (f[2].to_owned(), f[13].to_owned())
+            (f[2].to_owned(), f[15].to_owned())
         })
         .collect();
     assert_eq!(
