@@ -2,6 +2,7 @@
 //! and online scores, the index, the group and the trend; sortable, with a CSV export and the
 //! no-internet-at-home switch per student.
 
+use crate::url::encode as urlencode;
 use maud::{Markup, html};
 
 use super::{Chrome, page};
@@ -271,15 +272,6 @@ pub fn engagement_csv(week: &str, class_name: &str, rows: &[EngagementRow]) -> S
         out.push_str("\r\n");
     }
     out
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use jiff::tz::TimeZone;
 
+use super::csv_table::Table;
 use super::roster::RowError;
 
 /// Where an event came from.
@@ -126,50 +127,17 @@ pub fn parse_time(s: &str, tz: &TimeZone) -> Option<i64> {
     Some(zoned.timestamp().as_millisecond())
 }
 
-/// The CSV's rows by header name, blank lines and a BOM skipped, each with its line number.
+/// The CSV's rows by header name, each with its line; nothing if a required column is missing.
 fn table(
     file: &str,
     text: &str,
     required: &[&str],
     errors: &mut Vec<RowError>,
 ) -> Vec<(u64, BTreeMap<String, String>)> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let header: Vec<String> = match reader.headers() {
-        Ok(h) => h.iter().map(|n| n.trim().to_owned()).collect(),
-        Err(e) => {
-            errors.push(RowError { file: file.into(), line: 1, reason: format!("unreadable header: {e}") });
-            return Vec::new();
-        }
-    };
-    if let Some(missing) = required.iter().find(|r| !header.iter().any(|h| h == *r)) {
-        errors.push(RowError { file: file.into(), line: 1, reason: format!("no column {missing:?}") });
-        return Vec::new();
+    match Table::read(file, text, errors) {
+        Some(t) if t.require(required, errors) => t.maps().collect(),
+        _ => Vec::new(),
     }
-    let bytes = text.as_bytes();
-    let line_at = |byte: u64| {
-        let mut start = (byte as usize).min(bytes.len());
-        while start < bytes.len() && (bytes[start] == b'\n' || bytes[start] == b'\r') {
-            start += 1;
-        }
-        1 + bytes[..start].iter().filter(|b| **b == b'\n').count() as u64
-    };
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        match record {
-            Ok(r) if r.iter().all(|f| f.trim().is_empty()) => {}
-            Ok(r) => {
-                let line = r.position().map_or(0, |p| line_at(p.byte()));
-                rows.push((line, header.iter().cloned().zip(r.iter().map(|f| f.trim().to_owned())).collect()));
-            }
-            Err(e) => errors.push(RowError {
-                file: file.into(),
-                line: e.position().map_or(0, |p| line_at(p.byte())),
-                reason: format!("unreadable row: {e}"),
-            }),
-        }
-    }
-    rows
 }
 
 fn field<'a>(row: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, String> {

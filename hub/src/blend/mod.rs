@@ -2,6 +2,7 @@
 //! puts them beside what happens in class. So far: the OneRoster 1.1 CSV roster.
 
 pub mod activity;
+mod csv_table;
 pub mod engagement;
 pub mod forward;
 pub mod import;

@@ -1,6 +1,7 @@
 //! The engagement pages: a class's week as a sortable table with every part, its CSV, and the
 //! no-internet-at-home switch. The numbers come from `blend::engagement`; this module gathers them.
 
+use dashboard::url::encode;
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Query, State};
@@ -246,15 +247,6 @@ pub async fn csv(State(s): State<AppState>, Query(q): Query<EngagementQuery>) ->
         response.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// How many weeks the history pages show.

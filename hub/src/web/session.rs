@@ -1,6 +1,7 @@
 //! Logins on the web: the login and logout pages, the cookie, the guard that keeps each area to its
 //! roles, the same-origin rule for anything that changes state, and the language choice.
 
+use dashboard::url::encode as urlencode;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Query, Request, State};
@@ -251,15 +252,6 @@ pub async fn switch_lang(Path(code): Path<String>, Query(q): Query<Back>) -> Res
     // Cannot fail: the cookie is ASCII.
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("ASCII"));
     response
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Makes the first account when there is none: `admin` with a fresh password, returned once so the

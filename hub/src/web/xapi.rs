@@ -2,6 +2,7 @@
 //! `statementId`, GET by `statementId` or `voidedStatementId` or by query with `more` paging, and
 //! `GET /xapi/about`. Each source signs in with HTTP Basic credentials (`classhub source add`).
 
+use dashboard::url::encode;
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -326,13 +327,4 @@ async fn get_inner(s: &AppState, p: &HashMap<String, String>, lang: &str) -> Res
         }
         Err(e) => internal(e),
     }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
