@@ -64,6 +64,22 @@ impl Lang {
         }
     }
 
+    /// "flat in ± 5 days".
+    pub fn flat_in_days(self, days: u32) -> String {
+        match self {
+            Lang::Nl => format!("leeg over ± {days} dagen"),
+            Lang::En => format!("flat in ± {days} days"),
+        }
+    }
+
+    /// "3 clickers need new batteries: …" at the start of a lesson.
+    pub fn battery_warning(self, n: usize) -> String {
+        match self {
+            Lang::Nl => format!("{n} stemkastjes hebben bijna lege batterijen:"),
+            Lang::En => format!("{n} clickers need new batteries soon:"),
+        }
+    }
+
     /// What a roster import did.
     pub fn roster_counts(self, added: usize, updated: usize, removed: usize, unchanged: usize) -> String {
         match self {

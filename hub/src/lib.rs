@@ -11,6 +11,7 @@
 //! - [`ingest`] — MQTT in: a clicker message parsed once into an `Inbound`.
 //! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish.
 //! - [`classroom`] — the sans-IO core: sessions, questions, tallies.
+//! - [`fleet`] — the clickers as a fleet: the battery trend.
 //! - [`store`] — SQLite through sqlx; all SQL lives here.
 //! - [`web`] — axum: JSON API, live event stream, health and metrics.
 //! - [`metrics`] — counters and the ingest-to-ack histogram.
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod fleet;
 pub mod ingest;
 pub mod metrics;
 pub mod store;

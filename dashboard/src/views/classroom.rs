@@ -125,6 +125,8 @@ pub struct TeacherPage {
     pub projector_url: String,
     /// The running session's attendance page, if a session runs.
     pub session_href: Option<String>,
+    /// The room's clickers whose batteries need changing (low, or flat within a week).
+    pub battery_warnings: Vec<String>,
     /// What went wrong with the last action, if anything.
     pub error: Option<String>,
 }
@@ -172,6 +174,9 @@ pub fn teacher(chrome: &Chrome, p: &TeacherPage) -> Markup {
         html! {
             h1 { (lang.room()) " " (p.room) }
             @if let Some(error) = &p.error { p.error role="alert" { (error) } }
+            @if !p.battery_warnings.is_empty() {
+                p.notice role="status" { (lang.battery_warning(p.battery_warnings.len())) " " (p.battery_warnings.join(", ")) }
+            }
             @match &p.live.class_name {
                 None => {
                     p { (lang.no_lesson()) }
@@ -385,9 +390,11 @@ mod tests {
             live: TeacherLive { class_name: None, question: None, seats: vec![] },
             projector_url: "/projector/abc".into(),
             session_href: None,
+            battery_warnings: vec!["Anna".into()],
             error: None,
         };
         let idle = teacher(&chrome, &p).into_string();
+        assert!(idle.contains("1 clickers need new batteries soon: Anna"));
         assert!(idle.contains("action=\"/rooms/r1/session\"") && !idle.contains("question/close"));
         p.live =
             TeacherLive { class_name: Some("3A".into()), question: Some(question(Phase::Open, vec![])), seats: vec![] };

@@ -11,7 +11,7 @@ use crate::i18n::Lang;
 pub const LOW_BATTERY_MV: u32 = 2_300;
 
 /// One clicker as the technician sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeviceRow {
     /// Its id.
     pub id: String,
@@ -29,12 +29,17 @@ pub struct DeviceRow {
     pub last_seen_ms: Option<i64>,
     /// Whether it is connected now.
     pub online: bool,
+    /// Days until the battery runs flat, from its trend (none when not draining or unknown).
+    pub days_left: Option<f64>,
 }
 
+/// A battery expected to run flat within this many days is listed as low too.
+pub const FLAT_WITHIN_DAYS: f64 = 7.0;
+
 impl DeviceRow {
-    /// Whether its battery is low.
+    /// Whether its battery needs changing: low now, or flat within a week by its trend.
     pub fn battery_low(&self) -> bool {
-        self.battery_mv.is_some_and(|mv| mv < LOW_BATTERY_MV)
+        self.battery_mv.is_some_and(|mv| mv < LOW_BATTERY_MV) || self.days_left.is_some_and(|d| d <= FLAT_WITHIN_DAYS)
     }
 }
 
@@ -208,6 +213,7 @@ pub fn devices(
                                         (format!("{:.2} V", f64::from(mv) / 1000.0))
                                         @if r.battery_low() { " (" (lang.battery_low()) ")" }
                                     } @else { "—" }
+                                    @if let Some(d) = r.days_left { br; small { (lang.flat_in_days(d.round() as u32)) } }
                                 }
                                 td { @if let Some(rssi) = r.rssi { (rssi) " dBm" } @else { "—" } }
                                 td { (r.firmware.as_deref().unwrap_or("—")) }
@@ -271,6 +277,7 @@ mod tests {
             firmware: Some("0.1.0".into()),
             last_seen_ms: seen_days_ago.map(|d| NOW - d * DAY),
             online: seen_days_ago == Some(0),
+            days_left: None,
         }
     }
 
@@ -291,6 +298,17 @@ mod tests {
     fn battery_low_shows_the_two_clickers_under_2_3_volts_lowest_first() {
         let q = DeviceQuery { sort: SortKey::Battery, battery_low: true, unseen_days: None };
         assert_eq!(ids(&select(fleet(), &q, NOW)), ["c-2", "c-4"]);
+    }
+
+    #[test]
+    fn a_battery_that_will_run_flat_within_a_week_is_listed_as_low_already() {
+        let mut rows = fleet();
+        rows[0].days_left = Some(5.2); // 2.9 V now, but draining fast
+        let q = DeviceQuery { sort: SortKey::Device, battery_low: true, unseen_days: None };
+        assert_eq!(ids(&select(rows.clone(), &q, NOW)), ["c-1", "c-2", "c-4"]);
+        let chrome = Chrome { lang: Lang::Nl, user: None, links: vec![], path: "/devices".into() };
+        let html = devices(&chrome, &rows, &q, NOW, None, None).into_string();
+        assert!(html.contains("leeg over ± 5 dagen"), "{html}");
     }
 
     #[test]

@@ -52,6 +52,36 @@ impl Store {
             .collect())
     }
 
+    /// Each clicker's battery readings of the last `window_ms` before `now_ms`: id → (at, mV).
+    pub async fn battery_readings(
+        &self,
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<std::collections::HashMap<String, Vec<(i64, u32)>>, StoreError> {
+        let rows = sqlx::query("SELECT device_id, at_ms, mv FROM battery_readings WHERE at_ms >= ?")
+            .bind(now_ms - window_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: std::collections::HashMap<String, Vec<(i64, u32)>> = std::collections::HashMap::new();
+        for r in &rows {
+            out.entry(r.get("device_id"))
+                .or_default()
+                .push((r.get("at_ms"), r.get::<i64, _>("mv").clamp(0, 10_000) as u32));
+        }
+        Ok(out)
+    }
+
+    /// Records a battery reading (the ingest writes them with each hello).
+    pub async fn add_battery_reading(&self, device: &str, at_ms: i64, mv: u32) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO battery_readings (device_id, at_ms, mv) VALUES (?, ?, ?)")
+            .bind(device)
+            .bind(at_ms)
+            .bind(i64::from(mv))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Assigns a clicker to a student (`None`: to no one). False when there is no such clicker.
     pub async fn set_student(&self, id: &DeviceId, student: Option<&str>) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE devices SET student = ? WHERE id = ?")

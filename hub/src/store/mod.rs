@@ -325,6 +325,12 @@ impl Store {
                     .bind(device.as_str())
                     .execute(&mut *tx)
                     .await?;
+                    sqlx::query("INSERT INTO battery_readings (device_id, at_ms, mv) VALUES (?, ?, ?)")
+                        .bind(device.as_str())
+                        .bind(now)
+                        .bind(*battery_mv as i64)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 DeviceUpdate::Presence { device, online } => {
                     sqlx::query("UPDATE devices SET online = ?, last_seen_ms = ? WHERE id = ?")

@@ -139,11 +139,18 @@ async fn teacher_page(
     let live = live_or_empty(s, room);
     let fleet = s.store.fleet(Some(room.as_str())).await.map_err(internal)?;
     let token = s.store.projector_token(room, || random_hex(16), now_ms()).await.map_err(internal)?;
+    let readings = s.store.battery_readings(now_ms(), crate::fleet::battery::WINDOW_MS).await.map_err(internal)?;
+    let battery_warnings = device_rows(fleet.clone(), &readings)
+        .into_iter()
+        .filter(|d| d.battery_low())
+        .map(|d| d.student.unwrap_or(d.id))
+        .collect();
     let page = TeacherPage {
         room: room.to_string(),
         live: teacher_live(&live, &fleet, now_ms()),
         projector_url: format!("/projector/{token}"),
         session_href: live.session.as_ref().map(|s| format!("/sessions/{}", s.id)),
+        battery_warnings,
         error,
     };
     Ok(view::teacher(&chrome(lang, Some(user), &format!("/rooms/{room}")), &page).into_string())
@@ -366,10 +373,11 @@ pub struct DevicesQuery {
     unseen_days: Option<String>,
 }
 
-fn device_rows(fleet: Vec<FleetRow>) -> Vec<DeviceRow> {
+fn device_rows(fleet: Vec<FleetRow>, readings: &std::collections::HashMap<String, Vec<(i64, u32)>>) -> Vec<DeviceRow> {
     fleet
         .into_iter()
         .map(|d| DeviceRow {
+            days_left: readings.get(&d.id).and_then(|r| crate::fleet::battery::days_left(r)),
             id: d.id,
             room: d.room,
             student: d.student,
@@ -396,7 +404,8 @@ async fn devices_page(
         unseen_days: q.unseen_days.as_deref().and_then(|d| d.trim().parse().ok()),
     };
     let now = now_ms();
-    let rows = fleet_view::select(device_rows(s.store.fleet(None).await.map_err(internal)?), &query, now);
+    let readings = s.store.battery_readings(now, crate::fleet::battery::WINDOW_MS).await.map_err(internal)?;
+    let rows = fleet_view::select(device_rows(s.store.fleet(None).await.map_err(internal)?, &readings), &query, now);
     let chrome = chrome(lang, Some(user), "/devices");
     Ok(fleet_view::devices(&chrome, &rows, &query, now, registered.as_ref(), error).into_string())
 }

@@ -231,3 +231,26 @@ async fn the_language_switch_sticks() {
     assert_eq!(away.header("location"), Some("/"), "never sent to another site");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_draining_battery_is_listed_for_the_technician_and_warned_to_the_teacher() {
+    let app = TestApp::spawn("battery").await;
+    let room = unique_room("bat");
+    let cfg = app.register_class(&room, "bat", 2).await;
+    let (draining, steady) = (cfg.identities[0].device.to_string(), cfg.identities[1].device.to_string());
+    let store = app.store().await;
+    let now = hub::store::now_ms();
+    const DAY: i64 = 86_400_000;
+    for d in 0..6 {
+        // 2.9 V five days ago, 100 mV a day down: 2.4 V now, flat in four days.
+        store.add_battery_reading(&draining, now - (5 - d) * DAY, 2_900 - 100 * d as u32).await.unwrap();
+        store.add_battery_reading(&steady, now - (5 - d) * DAY, 2_950).await.unwrap();
+    }
+    store.close().await;
+    let low = app.page("/devices?battery_low=1").await;
+    assert!(low.body.contains(&draining) && !low.body.contains(&steady), "{}", low.body);
+    assert!(low.body.contains("leeg over ± 4 dagen"), "{}", low.body);
+    let teacher = app.page(&format!("/rooms/{room}")).await;
+    assert!(teacher.body.contains("1 stemkastjes hebben bijna lege batterijen:") && teacher.body.contains(&draining));
+    app.stop().await;
+}
