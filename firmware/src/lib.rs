@@ -6,6 +6,8 @@
 //! - [`clicker`] — the sans-IO state machine: presses, messages and time in; publishes and state out.
 //! - [`device`] — the state machine on embedded-hal pins, with a clock, battery and transport.
 //! - [`debounce`], [`led`], [`outbox`] — the parts the state machine and device are made of.
+//! - [`pairing`], [`pake`] — an unpaired clicker's side of pairing: the code typed on its buttons,
+//!   one password-authenticated key exchange with the hub, a device id and key out.
 //! - [`boot_counter`] — the persisted boot counter on NOR flash that keeps sequence numbers unique.
 //! - [`ports`], [`time`] — the traits a board implements.
 //! - `sim` (feature `sim`, std) — virtual clickers over rumqttc, for the hub's demo, tests and
@@ -23,6 +25,8 @@ pub mod debounce;
 pub mod device;
 pub mod led;
 pub mod outbox;
+pub mod pairing;
+pub mod pake;
 pub mod ports;
 pub mod protocol;
 pub mod time;

@@ -2,7 +2,9 @@
 //! in its canonical spelling, and every MAC in it verifies under the document's example key.
 
 use firmware::protocol::{
-    self, Ack, Answer, CheckIn, ClickerTopic, DeviceKey, DisplayState, Hello, QuestionAnnouncement, Status, mac,
+    self, Ack, Answer, CheckIn, ClickerTopic, DeviceKey, DisplayState, Hello, PairTopic, QuestionAnnouncement, Status,
+    mac,
+    pairing::{PairConfirm, PairDone, PairReply, PairStart},
     topics::{self, Parsed},
 };
 
@@ -44,6 +46,12 @@ fn every_example_in_the_protocol_document_is_a_real_message() {
             Parsed::Display(_) => {
                 canonical::<DisplayState>(payload);
             }
+            Parsed::Pair { kind, .. } => match kind {
+                PairTopic::Start => drop(canonical::<PairStart>(payload)),
+                PairTopic::Reply => drop(canonical::<PairReply>(payload)),
+                PairTopic::Confirm => drop(canonical::<PairConfirm>(payload)),
+                PairTopic::Done => drop(canonical::<PairDone>(payload)),
+            },
             Parsed::Clicker { device, kind, .. } => {
                 let verified = match kind {
                     ClickerTopic::Status => {

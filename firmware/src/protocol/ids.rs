@@ -140,6 +140,24 @@ impl fmt::Display for Seq {
     }
 }
 
+/// One pairing exchange's id: 8 random bytes the clicker draws, 16 lowercase hex digits on the wire
+/// and in the topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClaimId(pub [u8; 8]);
+
+impl ClaimId {
+    /// Parses 16 lowercase hex digits.
+    pub fn parse(s: &str) -> Result<Self, HexError> {
+        decode_hex::<8>(s).map(ClaimId)
+    }
+}
+
+impl fmt::Display for ClaimId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_hex(&self.0, f)
+    }
+}
+
 /// A device's own 128-bit key, issued at pairing and known only to the device and the hub.
 /// Written as 32 lowercase hex digits. `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]

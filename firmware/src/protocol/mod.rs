@@ -7,16 +7,17 @@
 pub mod ids;
 pub mod mac;
 pub mod messages;
+pub mod pairing;
 pub mod topics;
 
-pub use ids::{DeviceId, DeviceKey, HexError, IdError, RoomCode, Seq};
+pub use ids::{ClaimId, DeviceId, DeviceKey, HexError, IdError, RoomCode, Seq};
 pub use mac::{AuthError, Authenticated, MacError};
 pub use messages::{
     Ack, AckStatus, Answer, Button, CheckIn, Choices, ChoicesError, DisplayPhase, DisplayState, FirmwareVersion, Hello,
     MacTag, Presence, QuestionAnnouncement, QuestionError, QuestionKind, QuestionSpec, QuestionState, RejectReason,
     Status,
 };
-pub use topics::{ClickerTopic, Topic};
+pub use topics::{ClickerTopic, PairTopic, Topic};
 
 /// The largest payload either side sends or accepts, in bytes. The hub rejects larger ones unread.
 pub const MAX_PAYLOAD: usize = 256;

@@ -8,11 +8,18 @@
 //! classhub/v1/<room>/clicker/<device>/ack       hub → clicker   stored / duplicate / closed / rejected
 //! classhub/v1/<room>/question                   hub → clickers  the current question (retained)
 //! classhub/v1/<room>/display                    hub → displays  what the projector shows (retained)
+//! classhub/v1/<room>/pair/<claim>/start          clicker → hub   an unpaired clicker's key share
+//! classhub/v1/<room>/pair/<claim>/reply          hub → clicker   the hub's key share
+//! classhub/v1/<room>/pair/<claim>/confirm        clicker → hub   proof the clicker knows the code
+//! classhub/v1/<room>/pair/<claim>/done           hub → clicker   the device id and the hub's proof
 //! ```
+//!
+//! `<claim>` is 16 hex digits a clicker draws at random for one pairing exchange (see
+//! [`super::pairing`]).
 
 use core::fmt::Write;
 
-use super::ids::{DeviceId, RoomCode};
+use super::ids::{ClaimId, DeviceId, RoomCode};
 
 /// The root of every topic; the protocol version lives here.
 pub const ROOT: &str = "classhub/v1";
@@ -81,6 +88,49 @@ pub fn display(room: &RoomCode) -> Topic {
     build(format_args!("{ROOT}/{room}/display"))
 }
 
+/// What a pairing topic carries, the last level of `classhub/v1/<room>/pair/<claim>/<kind>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PairTopic {
+    /// Clicker → hub: its key share.
+    Start,
+    /// Hub → clicker: the hub's key share.
+    Reply,
+    /// Clicker → hub: its confirmation.
+    Confirm,
+    /// Hub → clicker: the outcome.
+    Done,
+}
+
+impl PairTopic {
+    /// Every pairing topic kind.
+    pub const ALL: [PairTopic; 4] = [PairTopic::Start, PairTopic::Reply, PairTopic::Confirm, PairTopic::Done];
+
+    /// The topic level.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PairTopic::Start => "start",
+            PairTopic::Reply => "reply",
+            PairTopic::Confirm => "confirm",
+            PairTopic::Done => "done",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// `classhub/v1/<room>/pair/<claim>/<kind>`.
+pub fn pair(room: &RoomCode, claim: &ClaimId, kind: PairTopic) -> Topic {
+    build(format_args!("{ROOT}/{room}/pair/{claim}/{}", kind.as_str()))
+}
+
+/// `classhub/v1/+/pair/+/<kind>`: one kind of pairing message in every room (the hub listens to
+/// starts and confirmations everywhere, and answers only where a window is open).
+pub fn pair_filter(kind: PairTopic) -> Topic {
+    build(format_args!("{ROOT}/+/pair/+/{}", kind.as_str()))
+}
+
 /// A clicker's MQTT client id, `<room>:<device>`: unique on a broker that several rooms share.
 pub fn client_id(room: &RoomCode, device: &DeviceId) -> heapless::String<64> {
     let mut id = heapless::String::new();
@@ -114,6 +164,15 @@ pub enum Parsed {
     Question(RoomCode),
     /// A room's retained display state.
     Display(RoomCode),
+    /// A pairing exchange's topic.
+    Pair {
+        /// The room in the topic.
+        room: RoomCode,
+        /// The exchange.
+        claim: ClaimId,
+        /// What the topic carries.
+        kind: PairTopic,
+    },
 }
 
 /// Why a topic is not a classhub v1 topic.
@@ -142,6 +201,11 @@ pub fn parse(topic: &str) -> Result<Parsed, TopicError> {
             let device = DeviceId::parse(device).map_err(|_| TopicError::BadDevice)?;
             let kind = ClickerTopic::parse(kind).ok_or(TopicError::Unknown)?;
             Parsed::Clicker { room, device, kind }
+        }
+        (Some("pair"), Some(claim), Some(kind)) => {
+            let claim = ClaimId::parse(claim).map_err(|_| TopicError::BadDevice)?;
+            let kind = PairTopic::parse(kind).ok_or(TopicError::Unknown)?;
+            Parsed::Pair { room, claim, kind }
         }
         _ => return Err(TopicError::Unknown),
     };
@@ -184,6 +248,13 @@ mod tests {
         }
         assert_eq!(parse(&question(&room())), Ok(Parsed::Question(room())));
         assert_eq!(parse(&display(&room())), Ok(Parsed::Display(room())));
+        let claim = ClaimId([0xab; 8]);
+        for kind in PairTopic::ALL {
+            let t = pair(&room(), &claim, kind);
+            assert_eq!(parse(&t), Ok(Parsed::Pair { room: room(), claim, kind }));
+        }
+        assert_eq!(pair_filter(PairTopic::Start).as_str(), "classhub/v1/+/pair/+/start");
+        assert_eq!(pair(&room(), &claim, PairTopic::Done).as_str(), "classhub/v1/b-204/pair/abababababababab/done");
     }
 
     #[test]
