@@ -174,6 +174,9 @@ impl App {
                     match events.poll().await {
                         Ok(Event::Incoming(Packet::ConnAck(_))) => {
                             connected.store(true, Ordering::Relaxed);
+                            for filter in ingest::pair_subscriptions() {
+                                let _ = client.try_subscribe(filter, QoS::AtLeastOnce);
+                            }
                             for room in rooms.all() {
                                 for filter in ingest::subscriptions(&room) {
                                     let _ = client.try_subscribe(filter, QoS::AtLeastOnce);

@@ -9,14 +9,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use firmware::protocol::pairing::{Bytes, PairDone, PairRefusal};
 use firmware::protocol::{
-    self, Ack, AckStatus, Authenticated, Choices, ClickerTopic, DeviceId, DeviceKey, Presence, QuestionAnnouncement,
-    QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
+    self, Ack, AckStatus, Authenticated, Choices, ClaimId, ClickerTopic, DeviceId, DeviceKey, PairTopic, Presence,
+    QuestionAnnouncement, QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
 };
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::classroom::{Classroom, ClassroomError, Live, Phase, Question, Session, Verdict};
+use crate::classroom::{Classroom, ClassroomError, Live, LivePairing, Phase, Question, Session, Verdict};
+use crate::fleet::pairing::{self as pairing, Confirmed, Mode, Pairings, Started, Window};
 use crate::ingest::{self, From, Inbound, Refused};
 use crate::metrics::Metrics;
 use crate::store::{self, Device, DeviceUpdate, Record, Store, StoreError};
@@ -85,6 +87,12 @@ pub enum Command {
     CloseQuestion { room: RoomCode, reply: Reply<()> },
     /// Reveal the closed question.
     Reveal { room: RoomCode, reply: Reply<()> },
+    /// Open a pairing window.
+    OpenPairing { room: RoomCode, mode: Mode, seconds: u32, by: String, reply: Reply<Window> },
+    /// Close the room's pairing window early.
+    ClosePairing { room: RoomCode, reply: Reply<()> },
+    /// Unpair a clicker: it is retired, its history stays with its student.
+    Unpair { device: DeviceId, reply: Reply<()> },
 }
 
 /// A handle to send the engine commands.
@@ -132,6 +140,28 @@ impl EngineHandle {
         self.ask(|reply| Command::Reveal { room, reply }).await
     }
 
+    /// Opens a pairing window of `seconds` (1 to 254) in `room`.
+    pub async fn open_pairing(
+        &self,
+        room: RoomCode,
+        mode: Mode,
+        seconds: u32,
+        by: &str,
+    ) -> Result<Window, CommandError> {
+        let by = by.to_owned();
+        self.ask(|reply| Command::OpenPairing { room, mode, seconds, by, reply }).await
+    }
+
+    /// Closes the room's pairing window.
+    pub async fn close_pairing(&self, room: RoomCode) -> Result<(), CommandError> {
+        self.ask(|reply| Command::ClosePairing { room, reply }).await
+    }
+
+    /// Unpairs a clicker.
+    pub async fn unpair(&self, device: DeviceId) -> Result<(), CommandError> {
+        self.ask(|reply| Command::Unpair { device, reply }).await
+    }
+
     /// The live state of `room`.
     pub fn live(&self, room: &RoomCode) -> Option<Live> {
         self.live.borrow().get(room).cloned()
@@ -172,6 +202,7 @@ pub struct Engine {
     limiter: ingest::limit::RateLimiter,
     refusals: ingest::limit::RateLimiter,
     checkin_window_ms: i64,
+    pairing: Pairings,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -232,6 +263,7 @@ impl Engine {
             limiter: ingest::limit::RateLimiter::default(),
             refusals: ingest::limit::RateLimiter::default(),
             checkin_window_ms: crate::config::ClassroomSettings::default().checkin_window_ms(),
+            pairing: Pairings::default(),
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -249,6 +281,8 @@ impl Engine {
     /// in hand: whatever was committed is acked. Commands sent after that get `Stopped`.
     pub async fn run(mut self, mut inbound: mpsc::Receiver<Raw>, mut commands: mpsc::Receiver<Command>) {
         self.announce_all().await;
+        // Pairing windows: those a CLI opened in another process, and those whose time is up.
+        let mut pairing_tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let deadline = self.classroom.next_deadline();
             let timer = async {
@@ -274,6 +308,7 @@ impl Engine {
                 }
                 Some(cmd) = commands.recv() => self.handle_command(cmd).await,
                 () = timer => self.close_due().await,
+                _ = pairing_tick.tick() => self.sync_pairing().await,
             }
         }
     }
@@ -373,6 +408,10 @@ impl Engine {
         let mut updates: Vec<DeviceUpdate> = Vec::new();
         let at_ms = store::now_ms();
         for raw in batch {
+            if let Some(msg) = ingest::parse_pair(&raw.topic, &raw.payload) {
+                self.on_pair(msg).await;
+                continue;
+            }
             let (from, body) = match ingest::parse(&raw.topic, &raw.payload) {
                 Ok(parsed) => parsed,
                 Err(Refused::Ignore) => continue,
@@ -580,7 +619,200 @@ impl Engine {
                 let result = self.move_question(&room, Phase::Closed, Phase::Revealed).await;
                 let _ = reply.send(result);
             }
+            Command::OpenPairing { room, mode, seconds, by, reply } => {
+                let result = self.open_pairing(&room, mode, seconds, &by).await;
+                let _ = reply.send(result);
+            }
+            Command::ClosePairing { room, reply } => {
+                let result = self.close_pairing(&room).await;
+                let _ = reply.send(result);
+            }
+            Command::Unpair { device, reply } => {
+                let result = match self.store.retire_device(&device, store::now_ms()).await {
+                    Ok(true) => {
+                        self.forget_device(&device);
+                        Ok(())
+                    }
+                    Ok(false) => Err(CommandError::Invalid(format!("no clicker {device} in service"))),
+                    Err(e) => Err(e.into()),
+                };
+                let _ = reply.send(result);
+            }
         }
+    }
+
+    async fn open_pairing(
+        &mut self,
+        room: &RoomCode,
+        mode: Mode,
+        seconds: u32,
+        by: &str,
+    ) -> Result<Window, CommandError> {
+        if !(1..=pairing::MAX_SECONDS).contains(&seconds) {
+            return Err(CommandError::Invalid(format!("a pairing window lasts 1 to {} seconds", pairing::MAX_SECONDS)));
+        }
+        match &mode {
+            Mode::Student { student, .. } | Mode::Loaner { student } if student.trim().is_empty() => {
+                return Err(CommandError::Invalid("choose a student".into()));
+            }
+            Mode::ClassInOrder { class } if self.store.class_students(class).await?.is_empty() => {
+                return Err(CommandError::Invalid(format!("class {class:?} has no students in the roster")));
+            }
+            _ => {}
+        }
+        let code = firmware::pake::PairCode::from_random(rand::random::<u8>);
+        let now = store::now_ms();
+        let until_ms = now + i64::from(seconds) * 1000;
+        let id = self.store.open_pairing_window(room, &mode, &code, now, until_ms, by).await?;
+        let window = Window { id, room: room.clone(), mode, code, until_ms, wrong: 0, paired: 0 };
+        self.pairing.open(window.clone());
+        tracing::info!(room = %room, seconds, "pairing window opened by {by}");
+        self.refresh_live(&BTreeSet::from([room.clone()]));
+        Ok(window)
+    }
+
+    async fn close_pairing(&mut self, room: &RoomCode) -> Result<(), CommandError> {
+        let Some(w) = self.pairing.close(room) else { return Ok(()) };
+        self.store.close_pairing_window(w.id, store::now_ms(), store::close_reason::CLOSED).await?;
+        self.refresh_live(&BTreeSet::from([room.clone()]));
+        Ok(())
+    }
+
+    /// Takes the store's open windows (closing those whose time is up), and drops stale exchanges.
+    async fn sync_pairing(&mut self) {
+        let now = store::now_ms();
+        let before: BTreeMap<RoomCode, (i64, u32, u32)> =
+            self.pairing.windows().map(|w| (w.room.clone(), (w.id, w.paired, w.wrong))).collect();
+        match self.store.open_pairing_windows(now).await {
+            Ok(open) => self.pairing.sync(open),
+            Err(e) => tracing::warn!("reading pairing windows: {e}"),
+        }
+        self.pairing.expire(now);
+        let after: BTreeMap<RoomCode, (i64, u32, u32)> =
+            self.pairing.windows().map(|w| (w.room.clone(), (w.id, w.paired, w.wrong))).collect();
+        if before != after {
+            for room in after.keys() {
+                if self.rooms.add(room) {
+                    for filter in ingest::subscriptions(room) {
+                        let _ = self.mqtt.subscribe(filter, QoS::AtLeastOnce).await;
+                    }
+                }
+            }
+            self.refresh_live(&before.into_keys().chain(after.into_keys()).collect());
+        }
+    }
+
+    async fn publish_pair<T: serde::Serialize>(&self, room: &RoomCode, claim: &ClaimId, kind: PairTopic, msg: &T) {
+        let topic = topics::pair(room, claim, kind);
+        // Cannot fail: every pairing message is far below the payload limit.
+        let payload = protocol::encode(msg).map(|b| b.to_vec()).unwrap_or_default();
+        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_err() {
+            tracing::warn!("MQTT client closed; pairing {kind:?} not sent");
+        }
+    }
+
+    /// One pairing message: a start is answered with the hub's share, a confirmation with a device
+    /// id (stored first) or a refusal.
+    async fn on_pair(&mut self, msg: ingest::PairMessage) {
+        let now = store::now_ms();
+        let (room, claim) = (msg.room, msg.claim);
+        let confirm = match msg.body {
+            ingest::PairInbound::Start(start) => {
+                match self.pairing.on_start(&room, claim, &start, now, &rand::random::<[u8; 64]>()) {
+                    Started::Reply(reply) => self.publish_pair(&room, &claim, PairTopic::Reply, &reply).await,
+                    Started::Refuse(why) => {
+                        self.publish_pair(&room, &claim, PairTopic::Done, &PairDone::refused(why)).await
+                    }
+                    Started::Ignore => {}
+                }
+                return;
+            }
+            ingest::PairInbound::Confirm(confirm) => confirm,
+        };
+        let (window, keys) = match self.pairing.on_confirm(&room, claim, &confirm) {
+            Confirmed::Accept { window, keys } => (window, keys),
+            Confirmed::Wrong { window, wrong, closed } => {
+                self.log.warn("wrong pairing code", format_args!("{wrong} in {room}'s window"));
+                let _ = self.store.pairing_wrong_code(window, wrong).await;
+                if closed {
+                    tracing::warn!(room = %room, "pairing window closed after {wrong} wrong codes");
+                    let _ = self.store.close_pairing_window(window, now, store::close_reason::WRONG_CODES).await;
+                }
+                self.refresh_live(&BTreeSet::from([room.clone()]));
+                let refusal = PairDone::refused(PairRefusal::WrongCode);
+                return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
+            }
+            Confirmed::Closed => {
+                let refusal = PairDone::refused(PairRefusal::Closed);
+                return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
+            }
+            Confirmed::Ignore => return,
+        };
+        let (student, replaces, loaner) = match &window.mode {
+            Mode::Room => (None, None, false),
+            Mode::Student { student, replaces } => (Some(student.clone()), replaces.clone(), false),
+            Mode::Loaner { student } => (Some(student.clone()), None, true),
+            Mode::ClassInOrder { class } => match self.store.next_unpaired_student(class).await {
+                Ok(Some((_, name))) => (Some(name), None, false),
+                Ok(None) => {
+                    self.pairing.close(&room);
+                    let _ = self.store.close_pairing_window(window.id, now, store::close_reason::CLASS_COMPLETE).await;
+                    self.refresh_live(&BTreeSet::from([room.clone()]));
+                    let refusal = PairDone::refused(PairRefusal::ClassComplete);
+                    return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
+                }
+                Err(e) => return tracing::error!("pairing in {room}: {e}"),
+            },
+        };
+        let mut stored = None;
+        for _ in 0..3 {
+            let mut device = crate::web::generate_device(room.clone(), student.clone());
+            device.key = keys.device_key(&device.id);
+            let paired = store::Paired { device, loaner, window: window.id, replaces: replaces.clone() };
+            match self.store.add_paired(&paired, now).await {
+                Ok(()) => {
+                    stored = Some(paired.device);
+                    break;
+                }
+                Err(StoreError::DeviceExists(_)) => continue,
+                Err(e) => {
+                    // Nothing is sent: the clicker gives up waiting and its student types the code again.
+                    tracing::error!("storing a paired clicker in {room}: {e}");
+                    return;
+                }
+            }
+        }
+        let Some(device) = stored else { return };
+        tracing::info!(room = %room, device = %device.id, "clicker paired");
+        let done = PairDone {
+            device: Some(device.id.clone()),
+            tag: Some(Bytes(keys.hub_confirms(&device.id))),
+            refused: None,
+        };
+        if let Some(old) = &replaces {
+            self.forget_device(old);
+        }
+        self.learn_device(device).await;
+        let still_open = self.pairing.paired(&room).is_some();
+        if !still_open {
+            let _ = self.store.close_pairing_window(window.id, now, store::close_reason::DONE).await;
+        } else if let Mode::ClassInOrder { class } = &window.mode
+            && matches!(self.store.next_unpaired_student(class).await, Ok(None))
+        {
+            self.pairing.close(&room);
+            let _ = self.store.close_pairing_window(window.id, now, store::close_reason::CLASS_COMPLETE).await;
+        }
+        self.refresh_live(&BTreeSet::from([room.clone()]));
+        self.publish_pair(&room, &claim, PairTopic::Done, &done).await;
+    }
+
+    /// A clicker leaves service: its messages are refused from now on and it is no longer expected.
+    fn forget_device(&mut self, device: &DeviceId) {
+        let Some(known) = self.devices.remove(device) else { return };
+        self.classroom.remove_device(device);
+        self.online.remove(device);
+        self.metrics.connected.store(self.online.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        self.refresh_live(&BTreeSet::from([known.room]));
     }
 
     async fn start_session(&mut self, room: &RoomCode, class_name: String) -> Result<i64, CommandError> {
@@ -599,6 +831,10 @@ impl Engine {
         let id = self.classroom.session(room).ok_or_else(|| ClassroomError::NoSession(room.clone()))?.id;
         self.store.end_session(id, store::now_ms()).await?;
         self.classroom.end_session(room)?;
+        for loaner in self.store.retire_loaners(room, store::now_ms()).await? {
+            tracing::info!(room = %room, device = %loaner, "loaner returned at the end of the session");
+            self.forget_device(&loaner);
+        }
         self.changed(room).await;
         Ok(())
     }
@@ -664,7 +900,14 @@ impl Engine {
         self.live.send_modify(|board| {
             let board = Arc::make_mut(board);
             for room in rooms {
-                board.insert(room.clone(), self.classroom.live(room));
+                let mut live = self.classroom.live(room);
+                live.pairing = self.pairing.window(room).map(|w| LivePairing {
+                    code: w.code.letters().to_string(),
+                    until_ms: w.until_ms,
+                    paired: w.paired,
+                    wrong: w.wrong,
+                });
+                board.insert(room.clone(), live);
             }
         });
     }

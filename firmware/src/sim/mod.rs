@@ -18,6 +18,7 @@ pub mod class;
 pub mod clicker;
 pub mod echo;
 pub mod mqtt;
+pub mod pair;
 pub mod pins;
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -28,6 +29,7 @@ use crate::protocol::{DeviceId, DeviceKey};
 pub use class::{Class, ClassConfig, NotReached, Plan};
 pub use clicker::{Finger, SimClicker, Snapshot};
 pub use mqtt::MqttTransport;
+pub use pair::{PairFailed, pair_in_order, pair_one};
 pub use pins::{SimBattery, SimClock, VirtualPin};
 
 /// A broker's address, from `mqtt://host:port` (port 1883 when left out).

@@ -126,6 +126,21 @@ pub struct Live {
     pub question: Option<LiveQuestion>,
     /// Clickers registered to the room: the students expected to answer.
     pub expected: u32,
+    /// The pairing window open in the room, if any.
+    pub pairing: Option<LivePairing>,
+}
+
+/// An open pairing window, for the technician's view and the projector (which shows the code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LivePairing {
+    /// The code to type on the clicker, e.g. `BDAECAB`.
+    pub code: String,
+    /// When the window closes by itself.
+    pub until_ms: i64,
+    /// Clickers paired so far.
+    pub paired: u32,
+    /// Wrong codes so far.
+    pub wrong: u32,
 }
 
 /// A running session, for the live view.
@@ -179,6 +194,13 @@ impl Classroom {
             r.devices.remove(&device);
         }
         self.rooms.entry(room.clone()).or_default().devices.insert(device);
+    }
+
+    /// A clicker no longer belongs anywhere (unpaired, replaced, a loaner returned).
+    pub fn remove_device(&mut self, device: &DeviceId) {
+        for r in self.rooms.values_mut() {
+            r.devices.remove(device);
+        }
     }
 
     /// The rooms known.
@@ -307,6 +329,7 @@ impl Classroom {
                 },
             }),
             expected: r.map_or(0, |r| r.devices.len() as u32),
+            pairing: None,
         }
     }
 

@@ -3,9 +3,11 @@
 
 pub mod limit;
 
+use firmware::protocol::pairing::{PairConfirm, PairStart};
 use firmware::protocol::topics::{self, Parsed};
 use firmware::protocol::{
-    self, Answer, CheckIn, ClickerTopic, CodecError, DeviceId, Hello, MAX_PAYLOAD, RejectReason, RoomCode, Status,
+    self, Answer, CheckIn, ClaimId, ClickerTopic, CodecError, DeviceId, Hello, MAX_PAYLOAD, PairTopic, RejectReason,
+    RoomCode, Status,
 };
 
 /// A clicker message, parsed.
@@ -64,6 +66,44 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<(From, Inbound), Refused> {
         ClickerTopic::Ack => return Err(Refused::Ignore),
     };
     Ok((from, body))
+}
+
+/// A pairing message from an unpaired clicker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairInbound {
+    /// Its key share.
+    Start(PairStart),
+    /// Its confirmation.
+    Confirm(PairConfirm),
+}
+
+/// A pairing message with where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PairMessage {
+    /// The room in the topic.
+    pub room: RoomCode,
+    /// The exchange.
+    pub claim: ClaimId,
+    /// What it says.
+    pub body: PairInbound,
+}
+
+/// Parses a pairing message (start or confirm); `None` for anything else, including the hub's own
+/// replies and pairing messages that cannot be read (an unpaired clicker has no key to be answered
+/// with, so there is nothing to say to it).
+pub fn parse_pair(topic: &str, payload: &[u8]) -> Option<PairMessage> {
+    let Ok(Parsed::Pair { room, claim, kind }) = topics::parse(topic) else { return None };
+    let body = match kind {
+        PairTopic::Start => PairInbound::Start(protocol::decode(payload).ok()?),
+        PairTopic::Confirm => PairInbound::Confirm(protocol::decode(payload).ok()?),
+        PairTopic::Reply | PairTopic::Done => return None,
+    };
+    Some(PairMessage { room, claim, body })
+}
+
+/// The pairing filters the hub listens to in every room (it answers only where a window is open).
+pub fn pair_subscriptions() -> [String; 2] {
+    [PairTopic::Start, PairTopic::Confirm].map(|k| topics::pair_filter(k).to_string())
 }
 
 /// The topic filters for one room the hub serves: everything its clickers send, but not the hub's

@@ -78,10 +78,15 @@ impl Store {
     /// while unassigned), anyone else seen in the session, and anyone overridden.
     pub async fn attendance(&self, session: &SessionRow) -> Result<Vec<Attendance>, StoreError> {
         let mut first_seen: BTreeMap<String, Option<i64>> = BTreeMap::new();
-        let roster = sqlx::query("SELECT COALESCE(student, id) AS who FROM devices WHERE room = ?")
-            .bind(&session.room)
-            .fetch_all(&self.pool)
-            .await?;
+        // The clickers in service during the session, loaners aside (their student is seen anyway).
+        let roster = sqlx::query(
+            "SELECT COALESCE(student, id) AS who FROM devices \
+             WHERE room = ? AND loaner = 0 AND (retired_ms IS NULL OR retired_ms > ?)",
+        )
+        .bind(&session.room)
+        .bind(session.window.started_ms)
+        .fetch_all(&self.pool)
+        .await?;
         for r in &roster {
             first_seen.insert(r.get("who"), None);
         }

@@ -24,14 +24,16 @@ pub struct FleetRow {
     pub last_seen_ms: Option<i64>,
     /// Whether it is connected.
     pub online: bool,
+    /// Lent for one session.
+    pub loaner: bool,
 }
 
 impl Store {
     /// Every clicker, or those of one room, by id.
     pub async fn fleet(&self, room: Option<&str>) -> Result<Vec<FleetRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, room, student, battery_mv, rssi, firmware, last_seen_ms, online FROM devices \
-             WHERE ? IS NULL OR room = ? ORDER BY id",
+            "SELECT id, room, student, battery_mv, rssi, firmware, last_seen_ms, online, loaner FROM devices \
+             WHERE retired_ms IS NULL AND (? IS NULL OR room = ?) ORDER BY id",
         )
         .bind(room)
         .bind(room)
@@ -48,6 +50,7 @@ impl Store {
                 firmware: r.get("firmware"),
                 last_seen_ms: r.get("last_seen_ms"),
                 online: r.get::<i64, _>("online") != 0,
+                loaner: r.get::<i64, _>("loaner") != 0,
             })
             .collect())
     }
@@ -84,7 +87,7 @@ impl Store {
 
     /// Assigns a clicker to a student (`None`: to no one). False when there is no such clicker.
     pub async fn set_student(&self, id: &DeviceId, student: Option<&str>) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE devices SET student = ? WHERE id = ?")
+        let done = sqlx::query("UPDATE devices SET student = ? WHERE id = ? AND retired_ms IS NULL")
             .bind(student)
             .bind(id.as_str())
             .execute(&self.pool)

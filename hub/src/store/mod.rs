@@ -26,7 +26,9 @@ mod fleet;
 mod identities;
 mod online;
 mod own;
+mod pairing;
 pub use own::OWN_SOURCE;
+pub use pairing::{Paired, WindowRow, reason as close_reason};
 mod retention;
 mod roster;
 pub use retention::Purged;
@@ -288,7 +290,7 @@ impl Store {
             "SELECT id, key_hex, room, student, \
              MAX(COALESCE((SELECT MAX(seq) FROM presses WHERE device_id = devices.id), -1), \
                  COALESCE((SELECT MAX(seq) FROM checkins WHERE device_id = devices.id), -1)) AS newest_seq \
-             FROM devices ORDER BY id",
+             FROM devices WHERE retired_ms IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;

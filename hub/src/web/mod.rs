@@ -238,7 +238,13 @@ async fn add_device(State(s): State<AppState>, Json(req): Json<NewDevice>) -> Re
 }
 
 pub(crate) fn live_or_empty(s: &AppState, room: &RoomCode) -> Live {
-    s.engine.live(room).unwrap_or_else(|| Live { room: room.to_string(), session: None, question: None, expected: 0 })
+    s.engine.live(room).unwrap_or_else(|| Live {
+        room: room.to_string(),
+        session: None,
+        question: None,
+        expected: 0,
+        pairing: None,
+    })
 }
 
 async fn live(State(s): State<AppState>, Path(code): Path<String>) -> Result<Json<Live>, ApiError> {

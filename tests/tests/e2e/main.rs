@@ -8,6 +8,7 @@ mod dashboard;
 mod engagement;
 mod lesson;
 mod live_stream;
+mod pairing;
 mod restart;
 mod roster;
 mod sim_mosquitto;
