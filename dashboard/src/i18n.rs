@@ -90,6 +90,24 @@ impl Lang {
         }
     }
 
+    /// "3 paired".
+    pub fn paired_count(self, n: u32) -> String {
+        match self {
+            Lang::Nl => format!("{n} gekoppeld"),
+            Lang::En => format!("{n} paired"),
+        }
+    }
+
+    /// "1 wrong code" / "2 wrong codes".
+    pub fn wrong_codes(self, n: u32) -> String {
+        match (self, n) {
+            (Lang::Nl, 1) => "1 foute code".into(),
+            (Lang::Nl, n) => format!("{n} foute codes"),
+            (Lang::En, 1) => "1 wrong code".into(),
+            (Lang::En, n) => format!("{n} wrong codes"),
+        }
+    }
+
     /// "23 of 28 answered" / "23 van 28 beantwoord".
     pub fn answered(self, answered: u32, expected: u32) -> String {
         match self {
@@ -185,6 +203,19 @@ words! {
     key: "Sleutel", "Key";
     reassign: "Toewijzen", "Assign";
     no_devices: "Geen stemkastjes gevonden.", "No clickers found.";
+    pairing: "Koppelen", "Pairing";
+    type_the_code: "Typ deze code op je stemkastje", "Type this code on your clicker";
+    open_pairing: "Koppelen starten", "Start pairing";
+    close_pairing: "Koppelen stoppen", "Stop pairing";
+    pair_mode: "Koppelen aan", "Pair to";
+    pair_class_in_order: "een klas, op volgorde van de leerlingenlijst", "a class, in roster order";
+    pair_one_student: "één leerling (of vervangen)", "one student (or a replacement)";
+    pair_loaner: "leenexemplaar voor één les", "a loaner for one lesson";
+    pair_room_only: "alleen het lokaal (later toewijzen)", "the room only (assign later)";
+    pair_seconds: "Seconden open (hoogstens 254)", "Seconds open (254 at most)";
+    loaner: "leenexemplaar", "loaner";
+    unpair: "Ontkoppelen", "Unpair";
+    replace: "Vervangen", "Replace";
     forbidden: "Deze pagina is niet voor jouw rol.", "This page is not for your role.";
     attendance: "Aanwezigheid", "Attendance";
     present: "aanwezig", "present";

@@ -14,3 +14,4 @@ pub mod url;
 pub mod views;
 
 pub use i18n::Lang;
+pub use maud::Markup;

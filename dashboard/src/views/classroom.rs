@@ -3,6 +3,7 @@
 
 use maud::{Markup, html};
 
+use super::pairing::{PairingPanel, projector_pairing};
 use super::{Chrome, page};
 use crate::chart::{self, Bar};
 use crate::i18n::Lang;
@@ -269,7 +270,14 @@ pub fn teacher_live(lang: Lang, live: &TeacherLive) -> Markup {
 }
 
 /// The projector's page, opened by its read-only link (`path`); a small language switch in a corner.
-pub fn projector(lang: Lang, room: &str, path: &str, events: &str, question: Option<&QuestionPanel>) -> Markup {
+pub fn projector(
+    lang: Lang,
+    room: &str,
+    path: &str,
+    events: &str,
+    question: Option<&QuestionPanel>,
+    pairing: Option<&PairingPanel>,
+) -> Markup {
     let chrome = Chrome { lang, user: None, links: vec![], path: path.to_owned() };
     page(
         &chrome,
@@ -277,7 +285,7 @@ pub fn projector(lang: Lang, room: &str, path: &str, events: &str, question: Opt
         Some(events),
         "projector",
         html! {
-            div #live { (projector_live(lang, question)) }
+            div #live { (projector_live(lang, question, pairing)) }
             a.lang href={"/lang/" (lang.other().code()) "?back=" (path)} lang=(lang.other().code()) {
                 (lang.other().language_name())
             }
@@ -286,11 +294,12 @@ pub fn projector(lang: Lang, room: &str, path: &str, events: &str, question: Opt
 }
 
 /// The live part of the projector: the question, the options, the countdown, "23 of 28", and the
-/// histogram only once revealed. Never a name.
-pub fn projector_live(lang: Lang, question: Option<&QuestionPanel>) -> Markup {
+/// histogram only once revealed; while a pairing window is open, its code first. Never a name.
+pub fn projector_live(lang: Lang, question: Option<&QuestionPanel>, pairing: Option<&PairingPanel>) -> Markup {
     html! {
+        @if let Some(p) = pairing { (projector_pairing(lang, p)) }
         @match question {
-            None => p.waiting { (lang.waiting_for_question()) },
+            None => @if pairing.is_none() { p.waiting { (lang.waiting_for_question()) } },
             Some(q) => {
                 h1 { (lang.question()) " " (q.number) }
                 ul.options { @for i in 0..q.options as usize { li { (q.label(lang, i)) } } }
@@ -307,7 +316,7 @@ pub fn projector_live(lang: Lang, question: Option<&QuestionPanel>) -> Markup {
 fn clock(lang: Lang, q: &QuestionPanel) -> Markup {
     html! {
         @if let (Some(ms), Phase::Open) = (q.remaining_ms, q.phase) {
-            p.clock data-remaining-ms=(ms) { span.n { (ms.div_ceil(1000)) } " " (lang.seconds_left()) }
+            (super::pairing::countdown(lang, ms))
         }
     }
 }
@@ -371,13 +380,14 @@ mod tests {
 
     #[test]
     fn the_projector_shows_23_of_28_and_the_histogram_only_after_reveal() {
-        let open = projector_live(Lang::Nl, Some(&question(Phase::Open, vec![]))).into_string();
+        let open = projector_live(Lang::Nl, Some(&question(Phase::Open, vec![])), None).into_string();
         assert!(open.contains("23 van 28 beantwoord") && !open.contains("<svg"));
         assert!(open.contains("<li>A</li><li>B</li><li>C</li><li>D</li>"));
-        let revealed = projector_live(Lang::Nl, Some(&question(Phase::Revealed, vec![0, 23, 5, 0]))).into_string();
+        let revealed =
+            projector_live(Lang::Nl, Some(&question(Phase::Revealed, vec![0, 23, 5, 0])), None).into_string();
         assert!(revealed.contains("<svg") && revealed.contains(">23</text>"));
-        assert!(projector_live(Lang::En, None).into_string().contains("Waiting for the next question"));
-        let page = projector(Lang::Nl, "r1", "/projector/ab", "/projector/ab/events", None).into_string();
+        assert!(projector_live(Lang::En, None, None).into_string().contains("Waiting for the next question"));
+        let page = projector(Lang::Nl, "r1", "/projector/ab", "/projector/ab/events", None, None).into_string();
         assert!(page.contains("href=\"/lang/en?back=/projector/ab\""), "a language switch here too");
         assert!(!page.contains("Uitloggen"), "nothing to log out of on the projector");
     }

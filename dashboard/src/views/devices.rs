@@ -31,6 +31,8 @@ pub struct DeviceRow {
     pub online: bool,
     /// Days until the battery runs flat, from its trend (none when not draining or unknown).
     pub days_left: Option<f64>,
+    /// Lent for one lesson.
+    pub loaner: bool,
 }
 
 /// A battery expected to run flat within this many days is listed as low too.
@@ -142,6 +144,7 @@ pub fn devices(
     now_ms: i64,
     registered: Option<&Registered>,
     error: Option<&str>,
+    pairing: Markup,
 ) -> Markup {
     let lang = chrome.lang;
     let link = |key: SortKey| {
@@ -172,6 +175,7 @@ pub fn devices(
         html! {
             h1 { (lang.devices()) }
             @if let Some(error) = error { p.error role="alert" { (error) } }
+            (pairing)
             @if let Some(r) = registered {
                 div.notice role="status" {
                     p { (lang.registered()) }
@@ -200,6 +204,7 @@ pub fn devices(
                                 }
                             }
                             th { (lang.reassign()) }
+                            th { span.visually-hidden { (lang.unpair()) } }
                         }
                     }
                     tbody {
@@ -207,7 +212,10 @@ pub fn devices(
                             tr class=[r.battery_low().then_some("low")] {
                                 td { code { (r.id) } }
                                 td { (r.room) }
-                                td { (r.student.as_deref().unwrap_or("—")) }
+                                td {
+                                    (r.student.as_deref().unwrap_or("—"))
+                                    @if r.loaner { " (" (lang.loaner()) ")" }
+                                }
                                 td.battery {
                                     @if let Some(mv) = r.battery_mv {
                                         (format!("{:.2} V", f64::from(mv) / 1000.0))
@@ -224,6 +232,16 @@ pub fn devices(
                                         label.visually-hidden for={"student-" (r.id)} { (lang.student()) }
                                         input id={"student-" (r.id)} name="student" value=(r.student.as_deref().unwrap_or("")) maxlength="64";
                                         " " button.secondary type="submit" { (lang.reassign()) }
+                                    }
+                                }
+                                td {
+                                    @if r.student.is_some() && !r.loaner {
+                                        form.inline method="post" action={"/devices/" (r.id) "/replace"} {
+                                            button.secondary type="submit" { (lang.replace()) }
+                                        }
+                                    }
+                                    form.inline method="post" action={"/devices/" (r.id) "/unpair"} {
+                                        button.secondary type="submit" { (lang.unpair()) }
                                     }
                                 }
                             }
@@ -278,6 +296,7 @@ mod tests {
             last_seen_ms: seen_days_ago.map(|d| NOW - d * DAY),
             online: seen_days_ago == Some(0),
             days_left: None,
+            loaner: false,
         }
     }
 
@@ -307,7 +326,7 @@ mod tests {
         let q = DeviceQuery { sort: SortKey::Device, battery_low: true, unseen_days: None };
         assert_eq!(ids(&select(rows.clone(), &q, NOW)), ["c-1", "c-2", "c-4"]);
         let chrome = Chrome { lang: Lang::Nl, user: None, links: vec![], path: "/devices".into() };
-        let html = devices(&chrome, &rows, &q, NOW, None, None).into_string();
+        let html = devices(&chrome, &rows, &q, NOW, None, None, html! {}).into_string();
         assert!(html.contains("leeg over ± 5 dagen"), "{html}");
     }
 
@@ -331,14 +350,15 @@ mod tests {
         let chrome = Chrome { lang: Lang::Nl, user: Some("tech".into()), links: vec![], path: "/devices".into() };
         let q = DeviceQuery { sort: SortKey::Battery, battery_low: true, unseen_days: Some(3) };
         let rows = select(fleet(), &q, NOW);
-        let html = devices(&chrome, &rows, &q, NOW, None, None).into_string();
+        let html = devices(&chrome, &rows, &q, NOW, None, None, html! {}).into_string();
         assert!(html.contains("2.25 V (batterij bijna leeg)"));
+        assert!(html.contains("action=\"/devices/c-4/replace\"") && html.contains("action=\"/devices/c-4/unpair\""));
         assert!(!html.contains("c-2"), "seen yesterday: not in a three-day filter");
         assert!(html.contains("href=\"/devices?sort=room&amp;battery_low=1&amp;unseen_days=3\""));
         assert!(html.contains("aria-sort=\"ascending\""));
         assert!(html.contains("9 dagen geleden"));
         let registered = Registered { id: "c-0000abcd".into(), key: "00ff".into() };
-        let html = devices(&chrome, &[], &DeviceQuery::default(), NOW, Some(&registered), None).into_string();
+        let html = devices(&chrome, &[], &DeviceQuery::default(), NOW, Some(&registered), None, html! {}).into_string();
         assert!(html.contains("c-0000abcd") && html.contains("00ff") && html.contains("Geen stemkastjes gevonden."));
     }
 }

@@ -7,6 +7,7 @@ pub mod classroom;
 pub mod devices;
 pub mod engagement;
 pub mod login;
+pub mod pairing;
 pub mod review;
 
 use maud::{DOCTYPE, Markup, html};

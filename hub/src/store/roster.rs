@@ -243,6 +243,14 @@ impl Store {
         Ok(counts)
     }
 
+    /// The roster's classes by title: (sourcedId, title).
+    pub async fn roster_classes(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT sourced_id, title FROM roster_classes ORDER BY title, sourced_id")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get("sourced_id"), r.get("title"))).collect())
+    }
+
     /// A class's students in roster order ([`sort_key`]): (sourcedId, "Given Family").
     pub async fn class_students(&self, class: &str) -> Result<Vec<(String, String)>, StoreError> {
         let rows = sqlx::query(

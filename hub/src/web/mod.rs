@@ -5,6 +5,7 @@ pub mod admin;
 pub mod attendance;
 pub mod engagement;
 pub mod pages;
+pub mod pairing;
 pub mod review;
 pub mod session;
 #[cfg(test)]
@@ -121,6 +122,10 @@ pub fn app(state: AppState) -> Router {
     let devices = Router::new()
         .route("/devices", get(pages::devices).post(pages::register_device))
         .route("/devices/{id}/student", post(pages::assign))
+        .route("/devices/{id}/replace", post(pairing::replace))
+        .route("/devices/{id}/unpair", post(pairing::unpair))
+        .route("/pairing", post(pairing::open))
+        .route("/rooms/{room}/pairing/close", post(pairing::close))
         .route("/api/v1/devices", post(add_device))
         .route("/metrics", get(metrics))
         .route_layer(from_fn_with_state(state.clone(), session::devices));

@@ -108,7 +108,7 @@ fn room_or_404(code: &str, lang: Lang) -> Result<RoomCode, PageError> {
     RoomCode::parse(code).map_err(|_| PageError::NotFound(lang))
 }
 
-fn internal(e: impl std::fmt::Display) -> PageError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> PageError {
     PageError::Internal(e.to_string())
 }
 
@@ -349,9 +349,10 @@ async fn projector_room(s: &AppState, token: &str) -> Result<RoomCode, PageError
 pub async fn projector(State(s): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Page {
     let room = projector_room(&s, &token).await?;
     let live = live_or_empty(&s, &room);
-    let q = question_panel(&live, now_ms(), true);
+    let (q, pairing) = (question_panel(&live, now_ms(), true), super::pairing::panel(&live, now_ms()));
     let (path, events) = (format!("/projector/{token}"), format!("/projector/{token}/events"));
-    Ok(Html(view::projector(lang(&headers), room.as_str(), &path, &events, q.as_ref()).into_string()).into_response())
+    let page = view::projector(lang(&headers), room.as_str(), &path, &events, q.as_ref(), pairing.as_ref());
+    Ok(Html(page.into_string()).into_response())
 }
 
 /// `GET /projector/{token}/events`: the projector's live part.
@@ -359,7 +360,8 @@ pub async fn projector_events(State(s): State<AppState>, headers: HeaderMap, Pat
     let room = projector_room(&s, &token).await?;
     let lang = lang(&headers);
     Ok(live_events(&s, room, move |live| async move {
-        let html = view::projector_live(lang, question_panel(&live, now_ms(), true).as_ref()).into_string();
+        let (q, pairing) = (question_panel(&live, now_ms(), true), super::pairing::panel(&live, now_ms()));
+        let html = view::projector_live(lang, q.as_ref(), pairing.as_ref()).into_string();
         Event::default().event("fragment").data(html)
     })
     .into_response())
@@ -386,11 +388,12 @@ fn device_rows(fleet: Vec<FleetRow>, readings: &std::collections::HashMap<String
             firmware: d.firmware,
             last_seen_ms: d.last_seen_ms,
             online: d.online,
+            loaner: d.loaner,
         })
         .collect()
 }
 
-async fn devices_page(
+pub(crate) async fn devices_page(
     s: &AppState,
     user: &User,
     lang: Lang,
@@ -407,7 +410,8 @@ async fn devices_page(
     let readings = s.store.battery_readings(now, crate::fleet::battery::WINDOW_MS).await.map_err(internal)?;
     let rows = fleet_view::select(device_rows(s.store.fleet(None).await.map_err(internal)?, &readings), &query, now);
     let chrome = chrome(lang, Some(user), "/devices");
-    Ok(fleet_view::devices(&chrome, &rows, &query, now, registered.as_ref(), error).into_string())
+    let pairing = super::pairing::section(s, lang).await?;
+    Ok(fleet_view::devices(&chrome, &rows, &query, now, registered.as_ref(), error, pairing).into_string())
 }
 
 /// `GET /devices`: the technician's view.

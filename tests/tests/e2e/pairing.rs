@@ -189,3 +189,47 @@ async fn a_broken_clicker_is_replaced_keeping_its_history_and_a_loaner_goes_back
     store.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_technician_opens_pairing_on_the_devices_page_and_the_projector_shows_the_code() {
+    let app = TestApp::spawn("pair-pages").await;
+    let room = unique_room("pair");
+    roster_of(&app, 3).await;
+    // Bad forms are refused with a message, and open nothing.
+    let no_class = app.post_form("/pairing", &format!("room={room}&mode=class&class=&seconds=60")).await;
+    assert_eq!(no_class.status, 400);
+    assert!(no_class.body.contains("choose a class"), "{}", no_class.body);
+    let too_long = app.post_form("/pairing", &format!("room={room}&mode=room&seconds=999")).await;
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.body.contains("1 to 254 seconds"));
+    assert!(app.engine.live(&room).and_then(|l| l.pairing).is_none());
+
+    let opened = app.post_form("/pairing", &format!("room={room}&mode=class&class=k1&seconds=90")).await;
+    assert_eq!(opened.status, 303, "{}", opened.body);
+    let devices = app.page("/devices").await;
+    let code = app.engine.live(&room).and_then(|l| l.pairing).expect("open").code;
+    let boxes: String = code.chars().map(|c| format!("<span>{c}</span>")).collect();
+    assert!(devices.body.contains(&boxes), "the technician sees the code");
+    assert!(devices.body.contains("<option value=\"k1\">3A wiskunde</option>"));
+
+    let teacher = app.page(&format!("/rooms/{room}")).await;
+    let link = teacher.body.split("href=\"/projector/").nth(1).and_then(|s| s.split('"').next()).expect("link");
+    let projector = app.send("GET", &format!("/projector/{link}"), &[], "").await;
+    assert!(projector.body.contains(&boxes) && projector.body.contains("0 gekoppeld"), "{}", projector.body);
+
+    let first = sim::pair_one(&app.mqtt, &room, &code, WAIT).await.expect("pairs");
+    let projector = app.send("GET", &format!("/projector/{link}"), &[], "").await;
+    assert!(projector.body.contains("1 gekoppeld"));
+    assert!(!projector.body.contains("Familie01"), "the projector never shows a name");
+    let devices = app.page("/devices").await;
+    assert!(devices.body.contains(first.device.as_str()) && devices.body.contains("Leerling Familie01"));
+
+    assert_eq!(app.post_form(&format!("/rooms/{room}/pairing/close"), "").await.status, 303);
+    assert!(app.engine.live(&room).and_then(|l| l.pairing).is_none(), "closed early");
+    let replace = app.post_form(&format!("/devices/{}/replace", first.device), "").await;
+    assert_eq!(replace.status, 303);
+    assert!(app.engine.live(&room).and_then(|l| l.pairing).is_some(), "a window for the replacement");
+    assert_eq!(app.post_form(&format!("/devices/{}/unpair", first.device), "").await.status, 303);
+    assert_eq!(app.post_form(&format!("/devices/{}/unpair", first.device), "").await.status, 404);
+    app.stop().await;
+}
