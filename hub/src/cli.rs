@@ -65,6 +65,34 @@ enum Cmd {
         #[command(subcommand)]
         command: DeviceCmd,
     },
+    /// Open a pairing window in a room and follow it: the code to type on each clicker, then how
+    /// many are paired. The running hub answers the clickers; ctrl-c closes the window early.
+    Pair {
+        /// The room.
+        #[arg(long)]
+        room: String,
+        /// Pair a class in roster order (its sourcedId): each clicker goes to the next student.
+        #[arg(long, conflicts_with_all = ["student", "loaner"])]
+        class: Option<String>,
+        /// Pair one clicker to this student.
+        #[arg(long, conflicts_with = "loaner")]
+        student: Option<String>,
+        /// With --student: the broken clicker the new one replaces (retired, history kept).
+        #[arg(long, requires = "student")]
+        replaces: Option<String>,
+        /// Pair one loaner for this student, for one lesson.
+        #[arg(long)]
+        loaner: Option<String>,
+        /// How long the window stays open (1 to 254 seconds).
+        #[arg(long, default_value_t = crate::fleet::pairing::DEFAULT_SECONDS)]
+        seconds: u32,
+        /// A TOML settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Dashboard accounts.
     User {
         #[command(subcommand)]
@@ -258,7 +286,7 @@ enum DeviceCmd {
     },
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -321,6 +349,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.add_device(&device).await?;
             store.close().await;
             println!("device {} key {} room {}", device.id, device.key.to_hex(), device.room);
+        }
+        Cmd::Pair { room, class, student, replaces, loaner, seconds, config, data } => {
+            use crate::fleet::pairing::Mode;
+            let s = Settings::load(config.as_deref(), env)?;
+            let room = crate::protocol::RoomCode::parse(&room).map_err(|e| anyhow::anyhow!("--room {room:?}: {e}"))?;
+            let replaces = replaces
+                .map(|d| crate::protocol::DeviceId::parse(&d).map_err(|e| anyhow::anyhow!("--replaces {d:?}: {e}")))
+                .transpose()?;
+            let mode = match (class, student, loaner) {
+                (Some(class), _, _) => Mode::ClassInOrder { class },
+                (_, Some(student), _) => Mode::Student { student, replaces },
+                (_, _, Some(student)) => Mode::Loaner { student },
+                _ => Mode::Room,
+            };
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            crate::fleet::follow::pair(&store, &room, mode, seconds).await?;
+            store.close().await;
         }
         Cmd::User { command: UserCmd::Add { name, role, config, data } } => {
             let s = Settings::load(config.as_deref(), env)?;

@@ -203,6 +203,7 @@ pub struct Engine {
     refusals: ingest::limit::RateLimiter,
     checkin_window_ms: i64,
     pairing: Pairings,
+    last_pairing_sync: Option<Instant>,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -264,6 +265,7 @@ impl Engine {
             refusals: ingest::limit::RateLimiter::default(),
             checkin_window_ms: crate::config::ClassroomSettings::default().checkin_window_ms(),
             pairing: Pairings::default(),
+            last_pairing_sync: None,
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -648,23 +650,7 @@ impl Engine {
         seconds: u32,
         by: &str,
     ) -> Result<Window, CommandError> {
-        if !(1..=pairing::MAX_SECONDS).contains(&seconds) {
-            return Err(CommandError::Invalid(format!("a pairing window lasts 1 to {} seconds", pairing::MAX_SECONDS)));
-        }
-        match &mode {
-            Mode::Student { student, .. } | Mode::Loaner { student } if student.trim().is_empty() => {
-                return Err(CommandError::Invalid("choose a student".into()));
-            }
-            Mode::ClassInOrder { class } if self.store.class_students(class).await?.is_empty() => {
-                return Err(CommandError::Invalid(format!("class {class:?} has no students in the roster")));
-            }
-            _ => {}
-        }
-        let code = firmware::pake::PairCode::from_random(rand::random::<u8>);
-        let now = store::now_ms();
-        let until_ms = now + i64::from(seconds) * 1000;
-        let id = self.store.open_pairing_window(room, &mode, &code, now, until_ms, by).await?;
-        let window = Window { id, room: room.clone(), mode, code, until_ms, wrong: 0, paired: 0 };
+        let window = open_pairing_window(&self.store, room, mode, seconds, by).await?;
         self.pairing.open(window.clone());
         tracing::info!(room = %room, seconds, "pairing window opened by {by}");
         self.refresh_live(&BTreeSet::from([room.clone()]));
@@ -718,6 +704,14 @@ impl Engine {
         let (room, claim) = (msg.room, msg.claim);
         let confirm = match msg.body {
             ingest::PairInbound::Start(start) => {
+                // A window a CLI has just opened in another process: look in the store now rather
+                // than at the next tick (at most every 200 ms, so a flood costs little).
+                if self.pairing.window(&room).is_none()
+                    && self.last_pairing_sync.is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
+                {
+                    self.last_pairing_sync = Some(Instant::now());
+                    self.sync_pairing().await;
+                }
                 match self.pairing.on_start(&room, claim, &start, now, &rand::random::<[u8; 64]>()) {
                     Started::Reply(reply) => self.publish_pair(&room, &claim, PairTopic::Reply, &reply).await,
                     Started::Refuse(why) => {
@@ -911,6 +905,34 @@ impl Engine {
             }
         });
     }
+}
+
+/// Checks and stores a new pairing window with a fresh code: the engine's way and the CLI's (whose
+/// window the running hub takes up within a second).
+pub async fn open_pairing_window(
+    store: &Store,
+    room: &RoomCode,
+    mode: Mode,
+    seconds: u32,
+    by: &str,
+) -> Result<Window, CommandError> {
+    if !(1..=pairing::MAX_SECONDS).contains(&seconds) {
+        return Err(CommandError::Invalid(format!("a pairing window lasts 1 to {} seconds", pairing::MAX_SECONDS)));
+    }
+    match &mode {
+        Mode::Student { student, .. } | Mode::Loaner { student } if student.trim().is_empty() => {
+            return Err(CommandError::Invalid("choose a student".into()));
+        }
+        Mode::ClassInOrder { class } if store.class_students(class).await?.is_empty() => {
+            return Err(CommandError::Invalid(format!("class {class:?} has no students in the roster")));
+        }
+        _ => {}
+    }
+    let code = firmware::pake::PairCode::from_random(rand::random::<u8>);
+    let now = store::now_ms();
+    let until_ms = now + i64::from(seconds) * 1000;
+    let id = store.open_pairing_window(room, &mode, &code, now, until_ms, by).await?;
+    Ok(Window { id, room: room.clone(), mode, code, until_ms, wrong: 0, paired: 0 })
 }
 
 /// What a message looks like in the store, to tell a retransmission (same number, same content:

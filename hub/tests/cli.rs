@@ -300,3 +300,65 @@ fn a_student_is_exported_whole_and_then_erased_from_every_table() {
     assert!(!ok && err.contains("no student"), "{err}");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// `classhub pair` opens a window in the store of a running hub, prints the code, follows the window
+/// while a clicker pairs, and ends when the window closes.
+#[test]
+fn pair_opens_a_window_the_running_hub_answers_and_reports_the_clicker_paired() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let data = std::env::temp_dir().join(format!("classhub-cli-pair-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut settings = hub::config::Settings::default();
+    settings.mqtt.listen = "127.0.0.1:0".parse().unwrap();
+    settings.http.listen = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = data.clone();
+    let app = rt.block_on(hub::app::App::build(&settings)).expect("the hub builds");
+    let broker = firmware::sim::BrokerAddr::parse(&app.mqtt().to_string()).unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let hub = rt.spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_classhub"))
+        .args(["pair", "--room", "b-204", "--student", "Anna de Vries", "--seconds", "60", "--data"])
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("classhub pair starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.starts_with("pairing in b-204 for 60 s: type  "), "{first}");
+    let code: String = first.split("type  ").nth(1).unwrap().split("  on").next().unwrap().split(' ').collect();
+    assert_eq!(code.len(), 7, "{first}");
+
+    let room = firmware::protocol::RoomCode::parse("b-204").unwrap();
+    let paired = rt.block_on(firmware::sim::pair_one(&broker, &room, &code, std::time::Duration::from_secs(10)));
+    let identity = paired.expect("the hub took up the CLI's window and paired the clicker");
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(status.success());
+    assert!(rest.contains("pairing closed (done): 1 paired, 0 wrong codes"), "{rest}");
+    rt.block_on(async {
+        let store = hub::store::Store::open(&data).await.unwrap();
+        let fleet = store.fleet(Some("b-204")).await.unwrap();
+        assert_eq!(fleet.len(), 1);
+        assert_eq!(
+            (fleet[0].id.as_str(), fleet[0].student.as_deref()),
+            (identity.device.as_str(), Some("Anna de Vries"))
+        );
+        store.close().await;
+    });
+
+    let bad = classhub(&["pair", "--room", "b-204", "--seconds", "999", "--data", &data.to_string_lossy()]);
+    assert!(!bad.0);
+    assert!(bad.2.contains("1 to 254 seconds"), "{}", bad.2);
+    let _ = stop.send(());
+    rt.block_on(hub).unwrap().unwrap();
+    let _ = std::fs::remove_dir_all(&data);
+}

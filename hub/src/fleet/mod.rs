@@ -2,5 +2,6 @@
 //! and the Pi's status LED and pairing button; firmware later.
 
 pub mod battery;
+pub mod follow;
 pub mod pairing;
 pub mod panel;

@@ -178,14 +178,23 @@ impl Store {
 
     /// The next student of a class, in roster order, without a clicker in service: (sourcedId, name).
     pub async fn next_unpaired_student(&self, class: &str) -> Result<Option<(String, String)>, StoreError> {
-        let taken: std::collections::HashSet<String> = sqlx::query_scalar(
+        let taken = self.students_with_clickers().await?;
+        Ok(self.class_students(class).await?.into_iter().find(|(_, name)| !taken.contains(name)))
+    }
+
+    /// How many students of a class have no clicker in service yet.
+    pub async fn unpaired_students(&self, class: &str) -> Result<usize, StoreError> {
+        let taken = self.students_with_clickers().await?;
+        Ok(self.class_students(class).await?.iter().filter(|(_, name)| !taken.contains(name)).count())
+    }
+
+    async fn students_with_clickers(&self) -> Result<std::collections::HashSet<String>, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
             "SELECT student FROM devices WHERE retired_ms IS NULL AND loaner = 0 AND student IS NOT NULL",
         )
         .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .collect();
-        Ok(self.class_students(class).await?.into_iter().find(|(_, name)| !taken.contains(name)))
+        .await?;
+        Ok(names.into_iter().collect())
     }
 
     /// Retires a clicker (unpaired, or broken): it is no longer heard, and its answers and check-ins
