@@ -204,6 +204,9 @@ words! {
     reassign: "Toewijzen", "Assign";
     no_devices: "Geen stemkastjes gevonden.", "No clickers found.";
     pairing: "Koppelen", "Pairing";
+    checked_in_by: "Aangemeld met", "Checked in by";
+    by_clicker: "stemkastje", "clicker";
+    by_card: "schoolpas", "school card";
     type_the_code: "Typ deze code op je stemkastje", "Type this code on your clicker";
     open_pairing: "Koppelen starten", "Start pairing";
     close_pairing: "Koppelen stoppen", "Stop pairing";

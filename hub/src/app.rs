@@ -43,6 +43,7 @@ pub struct App {
     tz: jiff::tz::TimeZone,
     retention_days: u32,
     forward: Option<(crate::blend::forward::Forwarder, Duration)>,
+    pi: crate::config::PiSettings,
 }
 
 /// A socket address as a browser or client should dial it: an unspecified IP becomes loopback.
@@ -114,6 +115,7 @@ impl App {
                 (forwarder, Duration::from_millis(settings.xapi.forward_every_ms.max(100)))
             }),
             rooms,
+            pi: settings.pi.clone(),
         })
     }
 
@@ -261,6 +263,16 @@ impl App {
         let forwarding = self
             .forward
             .map(|(forwarder, every)| tokio::spawn(forwarder.run(store.clone(), every, stopping_rx.clone())));
+        #[cfg(feature = "pi")]
+        let hardware =
+            crate::fleet::pi::start(&self.pi, handle.clone(), connected.clone(), store.clone(), stopping_rx.clone())
+                .context("the Pi's LED, button and card reader")?;
+        #[cfg(not(feature = "pi"))]
+        if !self.pi.room.is_empty() {
+            tracing::warn!(
+                "[pi] room is set, but this classhub was built without the `pi` feature: no LED, button or reader"
+            );
+        }
         let broker_kind = if broker.is_some() { "embedded" } else { "external" };
         let state = AppState {
             engine: handle,
@@ -288,6 +300,10 @@ impl App {
         let _ = tokio::time::timeout(Duration::from_secs(10), engine_task).await;
         let _ = client.disconnect().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), mqtt_task).await;
+        #[cfg(feature = "pi")]
+        for task in hardware {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+        }
         checkpoints.abort();
         retention.abort();
         if let Some(f) = forwarding {

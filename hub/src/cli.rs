@@ -284,6 +284,22 @@ enum DeviceCmd {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Register a student's school card for check-in at the hub's reader (only a keyed hash of its
+    /// number is kept).
+    Card {
+        /// The card's UID in hex, as a reader or the card's print shows it (e.g. 04:A2:2B:1A).
+        #[arg(long)]
+        uid: String,
+        /// Its student.
+        #[arg(long)]
+        student: String,
+        /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
 }
 
 pub(crate) async fn shutdown_signal() {
@@ -349,6 +365,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.add_device(&device).await?;
             store.close().await;
             println!("device {} key {} room {}", device.id, device.key.to_hex(), device.room);
+        }
+        Cmd::Device { command: DeviceCmd::Card { uid, student, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let card = crate::fleet::nfc::CardUid::parse_hex(&uid)
+                .ok_or_else(|| anyhow::anyhow!("--uid {uid:?}: expected 4, 7 or 10 bytes in hex"))?;
+            anyhow::ensure!(!student.trim().is_empty(), "--student is empty");
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            store.add_card(&card.0, student.trim(), crate::store::now_ms()).await?;
+            store.close().await;
+            println!("card registered for {}", student.trim());
         }
         Cmd::Pair { room, class, student, replaces, loaner, seconds, config, data } => {
             use crate::fleet::pairing::Mode;

@@ -113,6 +113,27 @@ impl std::fmt::Debug for XapiSettings {
     }
 }
 
+/// The hub's own hardware on a Raspberry Pi (used when built with the `pi` feature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PiSettings {
+    /// The room this hub stands in: its pairing button opens windows there, its card reader checks
+    /// students in there. Empty: no panel, no reader.
+    pub room: String,
+    /// BCM number of the pairing button's pin (wired to ground; the internal pull-up is used).
+    pub button_pin: u8,
+    /// BCM number of the status LED's pin.
+    pub led_pin: u8,
+    /// Read school cards with an MFRC522 on SPI0 (CE0) as a second way to check in.
+    pub nfc: bool,
+}
+
+impl Default for PiSettings {
+    fn default() -> Self {
+        PiSettings { room: String::new(), button_pin: 17, led_pin: 27, nfc: false }
+    }
+}
+
 /// All of the hub's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -127,6 +148,8 @@ pub struct Settings {
     pub privacy: PrivacySettings,
     /// xAPI forwarding.
     pub xapi: XapiSettings,
+    /// The Pi's own LED, button and card reader.
+    pub pi: PiSettings,
     /// Where the SQLite database lives.
     pub data_dir: PathBuf,
     /// Log filter (tracing's `EnvFilter` syntax), e.g. `info` or `classhub=debug`.
@@ -141,6 +164,7 @@ impl Default for Settings {
             classroom: ClassroomSettings::default(),
             privacy: PrivacySettings::default(),
             xapi: XapiSettings::default(),
+            pi: PiSettings::default(),
             data_dir: PathBuf::from("classhub-data"),
             log: "info".into(),
         }
@@ -180,6 +204,7 @@ impl Settings {
                 "CLASSHUB_HTTP_LISTEN" => s.http.listen = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_DATA_DIR" => s.data_dir = PathBuf::from(&value),
                 "CLASSHUB_LOG" => s.log = value.clone(),
+                "CLASSHUB_PI_ROOM" => s.pi.room = value.clone(),
                 "CLASSHUB_RETENTION_DAYS" => s.privacy.retention_days = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_LIVE_EVERY_MS" => s.http.live_every_ms = value.parse().map_err(|e| bad(&e))?,
                 "CLASSHUB_CHECKIN_WINDOW_MIN" => s.classroom.checkin_window_min = value.parse().map_err(|e| bad(&e))?,

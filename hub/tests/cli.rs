@@ -362,3 +362,23 @@ fn pair_opens_a_window_the_running_hub_answers_and_reports_the_clicker_paired() 
     rt.block_on(hub).unwrap().unwrap();
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn device_card_registers_a_school_card_by_a_hash_and_refuses_a_bad_number() {
+    let data = std::env::temp_dir().join(format!("classhub-cli-card-{}", std::process::id()));
+    let data = data.to_string_lossy().into_owned();
+    let (ok, out, err) =
+        classhub(&["device", "card", "--uid", "04:A2:2B:1A", "--student", "Anna de Vries", "--data", &data]);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "card registered for Anna de Vries");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = hub::store::Store::open(std::path::Path::new(&data)).await.unwrap();
+        assert_eq!(store.card_student(&[0x04, 0xa2, 0x2b, 0x1a]).await.unwrap().as_deref(), Some("Anna de Vries"));
+        store.close().await;
+    });
+    let (ok, _, err) = classhub(&["device", "card", "--uid", "04a2", "--student", "Anna", "--data", &data]);
+    assert!(!ok);
+    assert!(err.contains("expected 4, 7 or 10 bytes in hex"), "{err}");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -70,6 +70,10 @@ pub struct AttendanceRow {
     pub first_seen: Option<String>,
     /// What the clicker earned.
     pub earned: Option<Mark>,
+    /// Checked in by clicker (a check-in or an answer).
+    pub by_clicker: bool,
+    /// Checked in by school card at the hub's reader.
+    pub by_card: bool,
     /// What counts.
     pub mark: Option<Mark>,
     /// Every override, oldest first.
@@ -133,12 +137,20 @@ pub fn session(chrome: &Chrome, p: &SessionPage) -> Markup {
             }
             h2 { (lang.attendance()) }
             table {
-                thead { tr { th { (lang.student()) } th { (lang.first_seen()) } th { (lang.earned()) } th { (lang.counts_as()) } th { (lang.change()) } } }
+                thead { tr { th { (lang.student()) } th { (lang.first_seen()) } th { (lang.checked_in_by()) } th { (lang.earned()) } th { (lang.counts_as()) } th { (lang.change()) } } }
                 tbody {
                     @for (i, r) in p.rows.iter().enumerate() {
                         tr {
                             td { a href=(r.history_href) { (r.student) } }
                             td { (r.first_seen.as_deref().unwrap_or("—")) }
+                            td {
+                                @match (r.by_clicker, r.by_card) {
+                                    (true, true) => { (lang.by_clicker()) " + " (lang.by_card()) }
+                                    (true, false) => (lang.by_clicker()),
+                                    (false, true) => (lang.by_card()),
+                                    (false, false) => "—",
+                                }
+                            }
                             td { (mark_word(lang, r.earned)) }
                             td {
                                 strong { (mark_word(lang, r.mark)) }
@@ -344,6 +356,8 @@ mod tests {
                     history_href: "/attendance/student?k=ab".into(),
                     first_seen: Some("08:32".into()),
                     earned: Some(Mark::Present),
+                    by_clicker: true,
+                    by_card: true,
                     mark: Some(Mark::Present),
                     overrides: vec![],
                 },
@@ -352,6 +366,8 @@ mod tests {
                     history_href: "/attendance/student?k=cd".into(),
                     first_seen: None,
                     earned: Some(Mark::Absent),
+                    by_clicker: false,
+                    by_card: false,
                     mark: Some(Mark::Excused),
                     overrides: vec![OverrideRow { mark: Mark::Excused, by: "docent".into(), at: "09:20".into() }],
                 },
@@ -365,6 +381,7 @@ mod tests {
         };
         let html = session(&chrome(), &p).into_string();
         assert!(html.contains("<strong>geoorloofd afwezig</strong>"));
+        assert!(html.contains("<td>stemkastje + schoolpas</td>"), "{html}");
         assert!(html.contains("geoorloofd afwezig, gewijzigd door docent 09:20"));
         assert!(html.contains("action=\"/sessions/7/attendance\""));
         assert!(html.contains("<option value=\"excused\" selected>"));

@@ -81,12 +81,24 @@ pub struct Attendance {
     pub earned: Option<Mark>,
     /// Every override, oldest first.
     pub overrides: Vec<Override>,
+    /// Which ways they checked in.
+    pub via: Via,
+}
+
+/// The ways a student showed up in a session: their clicker (a check-in or an answer) and their
+/// school card at the hub's reader, which a borrowed clicker cannot fake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Via {
+    /// By clicker.
+    pub clicker: bool,
+    /// By card.
+    pub card: bool,
 }
 
 impl Attendance {
     /// Builds a student's attendance from what the store holds.
     pub fn new(student: String, window: Window, first_seen_ms: Option<i64>, overrides: Vec<Override>) -> Attendance {
-        Attendance { student, first_seen_ms, earned: judge(window, first_seen_ms), overrides }
+        Attendance { student, first_seen_ms, earned: judge(window, first_seen_ms), overrides, via: Via::default() }
     }
 
     /// The mark that counts: the newest override, else what the clicker earned.

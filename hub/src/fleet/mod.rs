@@ -3,5 +3,8 @@
 
 pub mod battery;
 pub mod follow;
+pub mod nfc;
 pub mod pairing;
 pub mod panel;
+#[cfg(feature = "pi")]
+pub mod pi;

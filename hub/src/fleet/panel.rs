@@ -31,6 +31,57 @@ pub fn led_on(status: Status, now: Millis) -> bool {
     }
 }
 
+/// What the LED says about the hub: an error while the broker is unreachable, the pairing pattern
+/// while the room has a window open, else steady.
+pub fn status_of(broker_up: bool, live: Option<&crate::classroom::Live>) -> Status {
+    match (broker_up, live.and_then(|l| l.pairing.as_ref())) {
+        (false, _) => Status::Error,
+        (true, Some(_)) => Status::PairingOpen,
+        (true, None) => Status::Ready,
+    }
+}
+
+/// Drives a panel for `room` every 10 ms until `stopping` turns true: the LED follows the hub's
+/// state and a held button opens a pairing window (the room's clickers, assigned later). Any pins
+/// will do: rppal's on a Pi (`fleet::pi`), virtual ones in tests.
+pub async fn run<B: InputPin, L: OutputPin>(
+    mut panel: Panel<B, L>,
+    room: firmware::protocol::RoomCode,
+    engine: crate::engine::EngineHandle,
+    broker_up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let start = tokio::time::Instant::now();
+    let mut every = tokio::time::interval(std::time::Duration::from_millis(10));
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = stopping.changed() => {}
+        }
+        if *stopping.borrow() {
+            return;
+        }
+        let up = broker_up.load(std::sync::atomic::Ordering::Relaxed);
+        panel.set_status(status_of(up, engine.live(&room).as_ref()));
+        match panel.poll(Millis(start.elapsed().as_millis() as u64)) {
+            Ok(Some(PanelEvent::PairingRequested)) => {
+                let mode = super::pairing::Mode::Room;
+                match engine.open_pairing(room.clone(), mode, super::pairing::DEFAULT_SECONDS, "button").await {
+                    Ok(_) => tracing::info!(room = %room, "pairing window opened by the hub's button"),
+                    Err(e) => tracing::warn!(room = %room, "the pairing button could not open a window: {e}"),
+                }
+            }
+            Ok(None) => failing = false,
+            Err(e) if !failing => {
+                failing = true;
+                tracing::warn!("hub panel: {e}");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
 /// What the panel asks of the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PanelEvent {

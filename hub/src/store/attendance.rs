@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::{Store, StoreError, corrupt};
-use crate::classroom::attendance::{Attendance, Mark, Override, Window};
+use crate::classroom::attendance::{Attendance, Mark, Override, Via, Window};
 use crate::classroom::summary::LatestAnswer;
 
 /// A session as attendance and its exports see it.
@@ -101,10 +101,25 @@ impl Store {
         .bind(session.id)
         .fetch_all(&self.pool)
         .await?;
-        for r in &seen {
-            let at: i64 = r.get("first");
-            let slot = first_seen.entry(r.get("who")).or_insert(None);
-            *slot = Some(slot.map_or(at, |s| s.min(at)));
+        let cards = sqlx::query(
+            "SELECT student AS who, MIN(at_ms) AS first FROM card_checkins WHERE session_id = ? GROUP BY student",
+        )
+        .bind(session.id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ways: BTreeMap<String, Via> = BTreeMap::new();
+        for (rows, by_card) in [(&seen, false), (&cards, true)] {
+            for r in rows {
+                let (who, at): (String, i64) = (r.get("who"), r.get("first"));
+                let via = ways.entry(who.clone()).or_default();
+                if by_card {
+                    via.card = true
+                } else {
+                    via.clicker = true
+                }
+                let slot = first_seen.entry(who).or_insert(None);
+                *slot = Some(slot.map_or(at, |s| s.min(at)));
+            }
         }
         let mut overrides: BTreeMap<String, Vec<Override>> = BTreeMap::new();
         let rows = sqlx::query(
@@ -124,7 +139,8 @@ impl Store {
             .into_iter()
             .map(|(student, seen)| {
                 let o = overrides.remove(&student).unwrap_or_default();
-                Attendance::new(student, session.window, seen, o)
+                let via = ways.remove(&student).unwrap_or_default();
+                Attendance { via, ..Attendance::new(student, session.window, seen, o) }
             })
             .collect())
     }

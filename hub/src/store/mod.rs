@@ -39,6 +39,7 @@ mod xapi;
 pub use fleet::FleetRow;
 pub use roster::{ImportCounts, email_hash};
 pub use xapi::{NewStatement, Query as StatementQuery, StatementError};
+mod cards;
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 

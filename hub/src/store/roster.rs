@@ -83,9 +83,15 @@ async fn put(conn: &mut SqliteConnection, p: Put<'_>) -> Result<Change, StoreErr
 /// The keyed hash an e-mail address is kept as: HMAC-SHA256 under the school's secret, of the
 /// trimmed, lower-cased address, hex.
 pub fn email_hash(secret: &[u8], email: &str) -> String {
+    keyed_hash(secret, email.trim().to_lowercase().as_bytes())
+}
+
+/// HMAC-SHA256 of `data` under `secret`, hex: how personal identifiers (e-mail addresses, card
+/// numbers) are kept.
+pub fn keyed_hash(secret: &[u8], data: &[u8]) -> String {
     // Cannot fail: HMAC takes a key of any length.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-    mac.update(email.trim().to_lowercase().as_bytes());
+    mac.update(data);
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 

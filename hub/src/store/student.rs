@@ -109,13 +109,20 @@ impl Store {
         out.insert("clickers".into(), json!(devices));
         out.insert("answers".into(), json!(presses));
         out.insert("check_ins".into(), json!(checkins));
-        let (mut overrides, mut flags) = (Vec::new(), Vec::new());
+        let (mut overrides, mut flags, mut cards, mut card_checkins) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for n in &f.names {
             overrides.extend(
                 rows_as_json(&mut conn, "SELECT * FROM attendance_overrides WHERE student = ?", &one(n)).await?,
             );
             flags.extend(rows_as_json(&mut conn, "SELECT * FROM student_flags WHERE student = ?", &one(n)).await?);
+            cards.extend(rows_as_json(&mut conn, "SELECT added_ms FROM cards WHERE student = ?", &one(n)).await?);
+            card_checkins.extend(
+                rows_as_json(&mut conn, "SELECT session_id, at_ms FROM card_checkins WHERE student = ?", &one(n))
+                    .await?,
+            );
         }
+        out.insert("school_cards".into(), json!(cards));
+        out.insert("card_check_ins".into(), json!(card_checkins));
         out.insert("attendance_changes".into(), json!(overrides));
         out.insert("notes".into(), json!(flags));
         let (mut online, mut statements, mut links) = (Vec::new(), Vec::new(), Vec::new());
@@ -155,6 +162,12 @@ impl Store {
         for n in &f.names {
             sqlx::query("DELETE FROM attendance_overrides WHERE student = ?").bind(n).execute(&mut *tx).await?;
             sqlx::query("DELETE FROM student_flags WHERE student = ?").bind(n).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM cards WHERE student = ?").bind(n).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM card_checkins WHERE student = ?").bind(n).execute(&mut *tx).await?;
+            sqlx::query("UPDATE pairing_windows SET target = '' WHERE target = ? AND mode IN ('student', 'loaner')")
+                .bind(n)
+                .execute(&mut *tx)
+                .await?;
         }
         for i in &f.identities {
             sqlx::query("DELETE FROM online_events WHERE identity = ?").bind(i).execute(&mut *tx).await?;

@@ -62,6 +62,8 @@ fn row(tz: &TimeZone, a: &Attendance) -> AttendanceRow {
         history_href: format!("/attendance/student?k={}", student_key(&a.student)),
         first_seen: a.first_seen_ms.map(|ms| local(tz, ms, "%H:%M")),
         earned: a.earned.map(view_mark),
+        by_clicker: a.via.clicker,
+        by_card: a.via.card,
         mark: a.mark().map(view_mark),
         overrides: a
             .overrides
