@@ -85,3 +85,20 @@ fn the_worked_example_matches_the_document() {
     let input = mac::input_text(&device, &answer);
     assert!(DOC.contains(&input.replace('\n', "\\n")), "the document shows the input {input:?}");
 }
+
+#[test]
+fn the_worked_pairing_example_is_a_real_exchange() {
+    use firmware::pake::{Exchange, PairCode};
+    let room = firmware::protocol::RoomCode::parse("b-204").unwrap();
+    let claim = firmware::protocol::ClaimId::parse("5e1f0a773c219d04").unwrap().0;
+    let code = PairCode::parse("BDAECAB").unwrap();
+    let clicker = Exchange::start(&code, &room, &claim, &[7; 64]).unwrap();
+    let hub = Exchange::start(&code, &room, &claim, &[9; 64]).unwrap();
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let (c, h) = (clicker.share(), hub.share());
+    assert!(DOC.contains(&hex(&c)) && DOC.contains(&hex(&h)), "the document shows both shares");
+    let keys = clicker.finish(&h, &room, &claim, true).unwrap();
+    let device = firmware::protocol::DeviceId::parse("c-3fa29b1c").unwrap();
+    assert!(DOC.contains(&hex(&keys.clicker_confirms())) && DOC.contains(&hex(&keys.hub_confirms(&device))));
+    assert!(DOC.contains(&format!("`{}`", keys.device_key(&device).to_hex())), "and the device key it yields");
+}

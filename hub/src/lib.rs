@@ -11,7 +11,9 @@
 //! - [`ingest`] — MQTT in: a clicker message parsed once into an `Inbound`.
 //! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish.
 //! - [`classroom`] — the sans-IO core: sessions, questions, tallies.
-//! - [`fleet`] — the clickers as a fleet: the battery trend.
+//! - [`fleet`] — the clickers as a fleet and the hub's own hardware: pairing (windows, modes, the
+//!   exchange), the battery trend, the status LED and pairing button, school-card check-in, and the
+//!   Pi's GPIO and SPI behind the `pi` feature.
 //! - [`store`] — SQLite through sqlx; all SQL lives here.
 //! - [`web`] — axum: JSON API, live event stream, health and metrics.
 //! - [`metrics`] — counters and the ingest-to-ack histogram.

@@ -382,3 +382,13 @@ fn device_card_registers_a_school_card_by_a_hash_and_refuses_a_bad_number() {
     assert!(err.contains("expected 4, 7 or 10 bytes in hex"), "{err}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn the_pi_settings_in_the_docs_load() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/pi/classhub.toml");
+    let s = hub::config::Settings::load(Some(std::path::Path::new(path)), []).expect("the documented settings load");
+    assert_eq!((s.pi.room.as_str(), s.pi.button_pin, s.pi.led_pin, s.pi.nfc), ("b-204", 17, 27, true));
+    let unit = include_str!("../../docs/pi/classhub.service");
+    assert!(unit.contains("ExecStart=/usr/local/bin/classhub serve --config /etc/classhub/classhub.toml"));
+    assert!(unit.contains("KillSignal=SIGTERM"));
+}
