@@ -14,7 +14,8 @@
 
 use crate::led::{self, Colour};
 use crate::outbox::{Outbox, Outgoing};
-use crate::ports::{BootCounter, ConnectRequest, Link, Transport};
+use crate::ports::{BootCounter, ConnectRequest, Link, NoUpdates, Transport, Updates};
+use crate::protocol::update::{FwChunk, FwOffer};
 use crate::protocol::{
     self, Ack, AckStatus, Answer, Button, CheckIn, Choices, ClickerTopic, DeviceId, DeviceKey, FirmwareVersion, Hello,
     MacTag, Presence, QuestionAnnouncement, QuestionKind, QuestionState, RejectReason, RoomCode, Seq, Status, mac,
@@ -322,11 +323,17 @@ impl Clicker {
     /// Does everything time or the network asks for: link changes, received messages, sends,
     /// retries, sleep. Call it whenever [`Clicker::next_deadline`] passes or the transport has news.
     pub fn poll<T: Transport>(&mut self, now: Millis, tx: &mut T) {
+        self.poll_with(now, tx, &mut NoUpdates);
+    }
+
+    /// [`Clicker::poll`] for a clicker that takes firmware updates: offers and chunks go to
+    /// `updates`, and its progress reports go to the hub.
+    pub fn poll_with<T: Transport, U: Updates>(&mut self, now: Millis, tx: &mut T, updates: &mut U) {
         if matches!(self.phase, Phase::Booting | Phase::Fault | Phase::Asleep) {
             return;
         }
         match tx.link() {
-            Link::NewSession => self.on_session(now, tx),
+            Link::NewSession => self.on_session(now, tx, updates.enabled()),
             Link::Up => {}
             Link::Down => {
                 if self.phase == Phase::Online {
@@ -335,13 +342,13 @@ impl Clicker {
             }
         }
         while let Some(msg) = tx.receive() {
-            self.on_message(&msg.topic, &msg.payload, now);
+            self.on_message(&msg.topic, &msg.payload, now, tx, updates);
         }
         self.pump(now, tx);
         self.maybe_sleep(now, tx);
     }
 
-    fn on_session<T: Transport>(&mut self, now: Millis, tx: &mut T) {
+    fn on_session<T: Transport>(&mut self, now: Millis, tx: &mut T, updates: bool) {
         self.phase = Phase::Online;
         let (room, device) = (&self.cfg.room, &self.cfg.device);
         let ack = topics::clicker(room, device, ClickerTopic::Ack);
@@ -349,6 +356,13 @@ impl Clicker {
         let online = protocol::encode(&Status { state: Presence::Online }).unwrap_or_default();
         let results = [tx.subscribe(&ack), tx.subscribe(&topics::question(room)), tx.publish(&status, &online, true)];
         self.stats.transport_errors += results.iter().filter(|r| r.is_err()).count() as u32;
+        if updates {
+            for kind in [ClickerTopic::FwOffer, ClickerTopic::FwChunk] {
+                if tx.subscribe(&topics::clicker(room, device, kind)).is_err() {
+                    self.stats.transport_errors += 1;
+                }
+            }
+        }
         self.send_hello(tx);
         // Whatever was in flight goes again at once, with the same sequence number.
         if let Some(f) = &mut self.in_flight {
@@ -438,15 +452,39 @@ impl Clicker {
         base - base / 4 + if spread == 0 { 0 } else { self.rng % spread }
     }
 
-    fn on_message(&mut self, topic: &str, payload: &[u8], now: Millis) {
-        match topics::parse(topic) {
-            Ok(topics::Parsed::Question(room)) if room == self.cfg.room => self.on_question(payload, now),
-            Ok(topics::Parsed::Clicker { room, device, kind: ClickerTopic::Ack })
-                if room == self.cfg.room && device == self.cfg.device =>
-            {
-                self.on_ack(payload, now)
+    fn on_message<T: Transport, U: Updates>(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        now: Millis,
+        tx: &mut T,
+        updates: &mut U,
+    ) {
+        let mine = |room: &RoomCode, device: &DeviceId| *room == self.cfg.room && *device == self.cfg.device;
+        let progress = match topics::parse(topic) {
+            Ok(topics::Parsed::Question(room)) if room == self.cfg.room => return self.on_question(payload, now),
+            Ok(topics::Parsed::Clicker { room, device, kind: ClickerTopic::Ack }) if mine(&room, &device) => {
+                return self.on_ack(payload, now);
             }
-            _ => self.stats.bad_inbound += 1,
+            Ok(topics::Parsed::Clicker { room, device, kind: ClickerTopic::FwOffer })
+                if mine(&room, &device) && updates.enabled() =>
+            {
+                protocol::decode::<FwOffer>(payload).ok().map(|offer| updates.on_offer(&offer))
+            }
+            Ok(topics::Parsed::Clicker { room, device, kind: ClickerTopic::FwChunk })
+                if mine(&room, &device) && updates.enabled() =>
+            {
+                match protocol::decode::<FwChunk>(payload) {
+                    Ok(chunk) => updates.on_chunk(&chunk),
+                    Err(_) => return self.stats.bad_inbound += 1,
+                }
+            }
+            _ => return self.stats.bad_inbound += 1,
+        };
+        match progress {
+            Some(p) => self.publish(tx, ClickerTopic::FwProgress, &p),
+            None if !updates.enabled() => self.stats.bad_inbound += 1,
+            None => {}
         }
     }
 

@@ -8,7 +8,7 @@ use embedded_hal::digital::{InputPin, OutputPin};
 use crate::clicker::{Clicker, Config, State};
 use crate::debounce::{Debouncer, Edge};
 use crate::led::{Colour, RgbLed};
-use crate::ports::{Battery, BootCounter, Transport};
+use crate::ports::{Battery, BootCounter, NoUpdates, Transport, Updates};
 use crate::protocol::Button;
 use crate::time::{Clock, Millis};
 
@@ -37,8 +37,9 @@ pub const SCAN_MS: u32 = 5;
 /// How often to read the battery.
 pub const BATTERY_EVERY_MS: u32 = 60_000;
 
-/// The clicker on its hardware.
-pub struct Device<P, O, C, B, T> {
+/// The clicker on its hardware; `U` takes firmware updates ([`NoUpdates`] unless
+/// [`Device::with_updates`] gives it an [`crate::ota::Updater`]).
+pub struct Device<P, O, C, B, T, U = NoUpdates> {
     core: Clicker,
     buttons: Buttons<P>,
     debounce: [Debouncer; 6],
@@ -49,6 +50,7 @@ pub struct Device<P, O, C, B, T> {
     battery: B,
     transport: T,
     next_battery: Millis,
+    updates: U,
 }
 
 impl<P, O, C, B, T, E> Device<P, O, C, B, T>
@@ -73,9 +75,26 @@ where
             battery,
             transport,
             next_battery: now,
+            updates: NoUpdates,
         }
     }
 
+    /// The same device, taking firmware updates through `updates`.
+    pub fn with_updates<U: Updates>(self, updates: U) -> Device<P, O, C, B, T, U> {
+        let Device { core, buttons, debounce, settle_ms, led, lit, clock, battery, transport, next_battery, .. } = self;
+        Device { core, buttons, debounce, settle_ms, led, lit, clock, battery, transport, next_battery, updates }
+    }
+}
+
+impl<P, O, C, B, T, U, E> Device<P, O, C, B, T, U>
+where
+    P: InputPin<Error = E>,
+    O: OutputPin<Error = E>,
+    C: Clock,
+    B: Battery,
+    T: Transport,
+    U: Updates,
+{
     /// Persists the next boot counter and starts connecting. On a storage failure the device stays
     /// in [`State::Fault`] (its LED blinks red) and the error is returned.
     pub fn boot<S: BootCounter>(&mut self, counter: &mut S) -> Result<(), S::Error> {
@@ -98,7 +117,7 @@ where
             }
             self.next_battery = now.plus(BATTERY_EVERY_MS);
         }
-        self.core.poll(now, &mut self.transport);
+        self.core.poll_with(now, &mut self.transport, &mut self.updates);
         self.refresh_led(now)?;
         let settling = self.debounce.iter().filter_map(|d| d.settles_at(self.settle_ms)).min();
         let next = [self.core.next_deadline(now), self.core.led_changes_at(now), settling, Some(self.next_battery)]
@@ -169,6 +188,16 @@ where
     /// The clock.
     pub fn clock(&self) -> &C {
         &self.clock
+    }
+
+    /// The updater.
+    pub fn updates_mut(&mut self) -> &mut U {
+        &mut self.updates
+    }
+
+    /// A new image is installed on trial and nothing waits to be sent: reboot into it now.
+    pub fn reboot_due(&self) -> bool {
+        self.updates.reboot_requested() && self.core.waiting() == 0
     }
 
     /// Takes the device apart, so tests can finish their pin mocks.

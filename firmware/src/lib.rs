@@ -8,6 +8,10 @@
 //! - [`debounce`], [`led`], [`outbox`] — the parts the state machine and device are made of.
 //! - [`pairing`], [`pake`] — an unpaired clicker's side of pairing: the code typed on its buttons,
 //!   one password-authenticated key exchange with the hub, a device id and key out.
+//! - [`ota`] — firmware updates: signed images, A/B slots on NOR flash that fall back by themselves,
+//!   and the updater that turns offer and chunk messages into a verified image on trial.
+//! - [`record_log`], [`ram_flash`] — a power-cut-safe record log on NOR flash; a RAM flash (and a
+//!   power cut to inject) for tests and the simulator.
 //! - [`boot_counter`] — the persisted boot counter on NOR flash that keeps sequence numbers unique.
 //! - [`ports`], [`time`] — the traits a board implements.
 //! - `sim` (feature `sim`, std) — virtual clickers over rumqttc, for the hub's demo, tests and
@@ -24,11 +28,14 @@ pub mod clicker;
 pub mod debounce;
 pub mod device;
 pub mod led;
+pub mod ota;
 pub mod outbox;
 pub mod pairing;
 pub mod pake;
 pub mod ports;
 pub mod protocol;
+pub mod ram_flash;
+pub mod record_log;
 pub mod time;
 
 #[cfg(feature = "sim")]

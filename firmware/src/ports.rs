@@ -1,6 +1,7 @@
 //! The core's ports to the world besides pins: the network transport, the battery and the
 //! persisted boot counter. A board crate implements them; tests and the simulator bring fakes.
 
+use crate::protocol::update::{FwChunk, FwError, FwOffer, FwProgress};
 use crate::protocol::{Payload, Topic};
 
 /// What the transport says about its link to the broker.
@@ -70,4 +71,39 @@ pub trait BootCounter {
     /// Reads the last boot counter, persists the next one, and returns it. Called once per boot,
     /// before the first message.
     fn next_boot(&mut self) -> Result<u32, Self::Error>;
+}
+
+/// Firmware updates: what the core hands offers and chunks to ([`crate::ota::Updater`] on a board
+/// with flash to spare, [`NoUpdates`] on one without).
+pub trait Updates {
+    /// Whether this clicker takes updates (it then listens for offers and chunks).
+    fn enabled(&self) -> bool;
+    /// An offer: where to start, or why not.
+    fn on_offer(&mut self, offer: &FwOffer) -> FwProgress;
+    /// A chunk: progress to report, if any.
+    fn on_chunk(&mut self, chunk: &FwChunk) -> Option<FwProgress>;
+    /// A new image is installed on trial: reboot into it at a quiet moment.
+    fn reboot_requested(&self) -> bool;
+}
+
+/// A clicker that takes no updates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoUpdates;
+
+impl Updates for NoUpdates {
+    fn enabled(&self) -> bool {
+        false
+    }
+
+    fn on_offer(&mut self, offer: &FwOffer) -> FwProgress {
+        FwProgress { v: offer.v.clone(), next: None, done: false, error: Some(FwError::Flash) }
+    }
+
+    fn on_chunk(&mut self, _: &FwChunk) -> Option<FwProgress> {
+        None
+    }
+
+    fn reboot_requested(&self) -> bool {
+        false
+    }
 }

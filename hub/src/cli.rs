@@ -103,6 +103,11 @@ enum Cmd {
         #[command(subcommand)]
         command: SourceCmd,
     },
+    /// Firmware for the clickers: make the signing key, sign an image, roll it out to a room.
+    Firmware {
+        #[command(subcommand)]
+        command: FirmwareCmd,
+    },
     /// One student's data: export it all, or erase it everywhere.
     Student {
         #[command(subcommand)]
@@ -127,6 +132,55 @@ enum SourceCmd {
         /// Its name, e.g. moodle.
         name: String,
         /// A TOML settings file (for the data directory).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where the database lives.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FirmwareCmd {
+    /// Make the fleet's signing key: the secret goes to --out (keep it off the hub), the public key
+    /// is printed (build it into the clicker firmware).
+    Keygen {
+        /// Where to write the secret key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a firmware payload: writes the image (header and payload) the clickers accept.
+    Sign {
+        /// The firmware payload.
+        payload: PathBuf,
+        /// Its version, e.g. 0.2.0.
+        #[arg(long)]
+        version: String,
+        /// The secret key from `firmware keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the signed image.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Roll a signed image out to a room and follow it: a few clickers first, then the rest; never
+    /// during a lesson; halted when too many fail. The running hub does the sending.
+    Rollout {
+        /// The signed image.
+        image: PathBuf,
+        /// The room.
+        #[arg(long)]
+        room: String,
+        /// Clickers in the first stage.
+        #[arg(long, default_value_t = 2)]
+        first: usize,
+        /// Halt when more than this percentage of a stage fails.
+        #[arg(long, default_value_t = 20)]
+        max_failures: u8,
+        /// Return at once instead of following the rollout.
+        #[arg(long)]
+        no_wait: bool,
+        /// A TOML settings file.
         #[arg(long)]
         config: Option<PathBuf>,
         /// Where the database lives.
@@ -375,6 +429,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.add_card(&card.0, student.trim(), crate::store::now_ms()).await?;
             store.close().await;
             println!("card registered for {}", student.trim());
+        }
+        Cmd::Firmware { command: FirmwareCmd::Keygen { out } } => crate::fleet::release::keygen(&out)?,
+        Cmd::Firmware { command: FirmwareCmd::Sign { payload, version, key, out } } => {
+            crate::fleet::release::sign(&payload, &version, &key, &out)?
+        }
+        Cmd::Firmware { command: FirmwareCmd::Rollout { image, room, first, max_failures, no_wait, config, data } } => {
+            let s = Settings::load(config.as_deref(), env)?;
+            let room = crate::protocol::RoomCode::parse(&room).map_err(|e| anyhow::anyhow!("--room {room:?}: {e}"))?;
+            anyhow::ensure!(max_failures <= 100, "--max-failures is a percentage, 0 to 100");
+            let plan = crate::fleet::rollout::Plan { first_stage: first, max_failure_pct: max_failures };
+            let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
+            let result = crate::fleet::release::rollout(&store, &room, &image, plan, !no_wait).await;
+            store.close().await;
+            result?;
         }
         Cmd::Pair { room, class, student, replaces, loaner, seconds, config, data } => {
             use crate::fleet::pairing::Mode;

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::classroom::{Classroom, ClassroomError, Live, LivePairing, Phase, Question, Session, Verdict};
 use crate::fleet::pairing::{self as pairing, Confirmed, Mode, Pairings, Started, Window};
+use crate::fleet::rollout::{self, Rollout};
 use crate::ingest::{self, From, Inbound, Refused};
 use crate::metrics::Metrics;
 use crate::store::{self, Device, DeviceUpdate, Record, Store, StoreError};
@@ -204,6 +205,7 @@ pub struct Engine {
     checkin_window_ms: i64,
     pairing: Pairings,
     last_pairing_sync: Option<Instant>,
+    rollouts: BTreeMap<RoomCode, Rollout>,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -266,6 +268,7 @@ impl Engine {
             checkin_window_ms: crate::config::ClassroomSettings::default().checkin_window_ms(),
             pairing: Pairings::default(),
             last_pairing_sync: None,
+            rollouts: BTreeMap::new(),
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -310,7 +313,10 @@ impl Engine {
                 }
                 Some(cmd) = commands.recv() => self.handle_command(cmd).await,
                 () = timer => self.close_due().await,
-                _ = pairing_tick.tick() => self.sync_pairing().await,
+                _ = pairing_tick.tick() => {
+                    self.sync_pairing().await;
+                    self.sync_rollouts().await;
+                }
             }
         }
     }
@@ -433,6 +439,10 @@ impl Engine {
                     updates.extend(self.on_hello(&from, h));
                     continue;
                 }
+                Inbound::FwProgress(p) => {
+                    self.on_fw_progress(&from, p).await;
+                    continue;
+                }
                 Inbound::Answer(a) => a.seq,
                 Inbound::CheckIn(c) => c.seq,
             };
@@ -440,7 +450,7 @@ impl Engine {
             let (auth, record) = match body {
                 Inbound::Answer(a) => (self.authenticate(&from, &a, duplicate_in_batch).await, Some(a)),
                 Inbound::CheckIn(c) => (self.authenticate(&from, &c, duplicate_in_batch).await, None),
-                Inbound::Status(_) | Inbound::Hello(_) => continue,
+                Inbound::Status(_) | Inbound::Hello(_) | Inbound::FwProgress(_) => continue,
             };
             if let Err(ack) = auth {
                 // Refusals are acked within a budget per device id: a flood of forged messages is
@@ -570,6 +580,9 @@ impl Engine {
         if mac::verify(&known.key, &from.device, hello).is_err() || known.room != from.room {
             self.log.warn("hello refused", &from.device);
             return None;
+        }
+        if let Some(r) = self.rollouts.get_mut(&from.room) {
+            r.on_hello(&from.device, &hello.fw, store::now_ms());
         }
         Some(DeviceUpdate::Hello {
             device: from.device.clone(),
@@ -798,6 +811,105 @@ impl Engine {
         }
         self.refresh_live(&BTreeSet::from([room.clone()]));
         self.publish_pair(&room, &claim, PairTopic::Done, &done).await;
+    }
+
+    /// Takes up rollouts started elsewhere (the CLI, the technician page), moves each on — nothing
+    /// while a lesson runs in its room — and keeps what changed.
+    async fn sync_rollouts(&mut self) {
+        let now = store::now_ms();
+        match self.store.open_rollouts().await {
+            Ok(rows) => {
+                let open: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+                self.rollouts.retain(|_, r| open.contains(&r.id));
+                for row in rows {
+                    if self.rollouts.get(&row.room).is_some_and(|r| r.id == row.id) {
+                        continue;
+                    }
+                    match self.load_rollout(&row, now).await {
+                        Ok(r) => {
+                            tracing::info!(room = %row.room, version = %row.version, "firmware rollout taken up");
+                            self.rollouts.insert(row.room.clone(), r);
+                        }
+                        Err(e) => tracing::warn!(room = %row.room, "firmware rollout {}: {e}", row.id),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("reading rollouts: {e}"),
+        }
+        let mut out = Vec::new();
+        for (room, r) in self.rollouts.iter_mut() {
+            let lesson = self.classroom.session(room).is_some();
+            let sends = r.tick(now, lesson, |d| self.online.contains(d));
+            out.extend(sends.into_iter().map(|s| (room.clone(), s)));
+        }
+        for (room, send) in out {
+            self.publish_fw(&room, send).await;
+        }
+        let ids: Vec<RoomCode> = self.rollouts.keys().cloned().collect();
+        for room in ids {
+            let Some(r) = self.rollouts.get_mut(&room) else { continue };
+            let (changed, phase_changed) = r.take_changes();
+            if changed.is_empty() && !phase_changed {
+                continue;
+            }
+            if phase_changed {
+                tracing::info!(room = %room, phase = r.phase.as_str(), "firmware rollout");
+            }
+            let (id, phase, stage) = (r.id, r.phase.clone(), r.stage());
+            if let Err(e) = self.store.save_rollout(id, &phase, stage, &changed, now).await {
+                tracing::warn!("keeping rollout {id}: {e}");
+            }
+            if phase.ended() {
+                self.rollouts.remove(&room);
+            }
+        }
+    }
+
+    async fn load_rollout(&self, row: &store::RolloutRow, now: i64) -> Result<Rollout, StoreError> {
+        let image =
+            self.store.firmware_image(row.image_id).await?.ok_or_else(|| StoreError::Corrupt("no image".into()))?;
+        let version = firmware::ota::image::Version::parse(&row.version)
+            .ok_or_else(|| StoreError::Corrupt(format!("firmware version {:?}", row.version)))?;
+        let devices = self
+            .store
+            .room_firmware(&row.room)
+            .await?
+            .into_iter()
+            .map(|(d, fw)| (d, fw.as_deref().and_then(firmware::ota::image::Version::parse)))
+            .collect();
+        let fresh = Rollout::new(row.id, row.room.clone(), version, Arc::new(image), row.plan, devices);
+        let phase = match row.phase.as_str() {
+            "new" => return Ok(fresh),
+            "waiting_for_lesson" => rollout::Phase::WaitingForLesson,
+            _ => rollout::Phase::Running(row.stage),
+        };
+        let targets = self.store.rollout_targets(row.id).await?;
+        Ok(fresh.restore(phase, row.stage, targets, now))
+    }
+
+    async fn publish_fw(&self, room: &RoomCode, send: rollout::Send) {
+        let (device, kind, payload) = match &send {
+            rollout::Send::Offer(d, offer) => (d, ClickerTopic::FwOffer, protocol::encode(offer)),
+            rollout::Send::Chunk(d, chunk) => (d, ClickerTopic::FwChunk, protocol::encode(chunk)),
+        };
+        let topic = topics::clicker(room, device, kind);
+        // Cannot fail: offers and chunks are sized to fit the payload limit.
+        let payload = payload.map(|p| p.to_vec()).unwrap_or_default();
+        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_err() {
+            tracing::warn!("MQTT client closed; firmware message not sent");
+        }
+    }
+
+    /// A clicker's firmware progress: chunks for it, or a new step.
+    async fn on_fw_progress(&mut self, from: &From, p: &firmware::protocol::update::FwProgress) {
+        if self.devices.get(&from.device).is_none_or(|k| k.room != from.room) {
+            return;
+        }
+        let lesson = self.classroom.session(&from.room).is_some();
+        let Some(r) = self.rollouts.get_mut(&from.room) else { return };
+        for send in r.on_progress(&from.device, p, store::now_ms(), lesson) {
+            self.publish_fw(&from.room, send).await;
+        }
     }
 
     /// A clicker leaves service: its messages are refused from now on and it is no longer expected.

@@ -392,3 +392,52 @@ fn the_pi_settings_in_the_docs_load() {
     assert!(unit.contains("ExecStart=/usr/local/bin/classhub serve --config /etc/classhub/classhub.toml"));
     assert!(unit.contains("KillSignal=SIGTERM"));
 }
+
+/// `classhub firmware keygen`, `sign` and `rollout`: the key's secret stays in its file, the signed
+/// image verifies under the printed public key, and a rollout is stored for the running hub.
+#[test]
+fn firmware_keygen_sign_and_rollout_as_a_technician_runs_them() {
+    let dir = std::env::temp_dir().join(format!("classhub-cli-fw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (ok, out, err) = classhub(&["firmware", "keygen", "--out", &path("fleet.key")]);
+    assert!(ok, "{err}");
+    let public = out.trim().strip_prefix("public key ").expect("prints the public key").to_owned();
+    assert_eq!(public.len(), 64);
+    let (again, _, err) = classhub(&["firmware", "keygen", "--out", &path("fleet.key")]);
+    assert!(!again && err.contains("not overwriting a key"), "{err}");
+
+    std::fs::write(path("build.bin"), b"the new firmware build").unwrap();
+    let (ok, out, err) = classhub(&[
+        "firmware",
+        "sign",
+        &path("build.bin"),
+        "--version",
+        "0.2.0",
+        "--key",
+        &path("fleet.key"),
+        "--out",
+        &path("build.chfw"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.contains("version 0.2.0 sha256 "), "{out}");
+    let signed = std::fs::read(path("build.chfw")).unwrap();
+    let header = firmware::ota::image::Header::parse(signed[..128].try_into().unwrap()).unwrap();
+    let mut key = [0u8; 32];
+    for (i, b) in key.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&public[2 * i..2 * i + 2], 16).unwrap();
+    }
+    assert_eq!(header.verify(&key), Ok(()), "signed under the printed key");
+    assert_eq!(hub::store::check_image(&signed), Ok(header));
+
+    let data = path("data");
+    let (ok, out, err) =
+        classhub(&["firmware", "rollout", &path("build.chfw"), "--room", "b-204", "--no-wait", "--data", &data]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("rollout 1: 0.2.0 to b-204, 2 first"), "{out}");
+    let (ok, _, err) =
+        classhub(&["firmware", "rollout", &path("build.bin"), "--room", "b-204", "--no-wait", "--data", &data]);
+    assert!(!ok && err.contains("too short for a firmware image"), "an unsigned build is refused: {err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,7 @@ pub mod attendance;
 pub mod classroom;
 pub mod devices;
 pub mod engagement;
+pub mod firmware;
 pub mod login;
 pub mod pairing;
 pub mod review;

@@ -174,22 +174,28 @@ impl fmt::Display for HexError {
 }
 
 pub(crate) fn decode_hex<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
-    fn nibble(c: u8) -> Result<u8, HexError> {
-        match c {
-            b'0'..=b'9' => Ok(c - b'0'),
-            b'a'..=b'f' => Ok(c - b'a' + 10),
-            _ => Err(HexError),
-        }
-    }
-    let bytes = s.as_bytes();
-    if bytes.len() != 2 * N {
-        return Err(HexError);
-    }
     let mut out = [0u8; N];
+    match decode_hex_into(s, &mut out) {
+        Some(b) if b.len() == N => Ok(out),
+        _ => Err(HexError),
+    }
+}
+
+/// Decodes lowercase hex of any even length into `out`; the bytes written, or `None`.
+pub(crate) fn decode_hex_into<'a>(s: &str, out: &'a mut [u8]) -> Option<&'a [u8]> {
+    let bytes = s.as_bytes();
+    if !bytes.len().is_multiple_of(2) || bytes.len() / 2 > out.len() {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     for (i, pair) in bytes.chunks_exact(2).enumerate() {
         out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
     }
-    Ok(out)
+    Some(&out[..bytes.len() / 2])
 }
 
 pub(crate) fn write_hex(bytes: &[u8], f: &mut impl fmt::Write) -> fmt::Result {

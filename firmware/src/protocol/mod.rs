@@ -9,6 +9,7 @@ pub mod mac;
 pub mod messages;
 pub mod pairing;
 pub mod topics;
+pub mod update;
 
 pub use ids::{ClaimId, DeviceId, DeviceKey, HexError, IdError, RoomCode, Seq};
 pub use mac::{AuthError, Authenticated, MacError};

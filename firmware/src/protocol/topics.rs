@@ -6,6 +6,9 @@
 //! classhub/v1/<room>/clicker/<device>/checkin   clicker → hub   "I am here"
 //! classhub/v1/<room>/clicker/<device>/status    clicker → hub   online / offline (retained, last will)
 //! classhub/v1/<room>/clicker/<device>/ack       hub → clicker   stored / duplicate / closed / rejected
+//! classhub/v1/<room>/clicker/<device>/fwoffer   hub → clicker   a firmware image on offer
+//! classhub/v1/<room>/clicker/<device>/fwchunk   hub → clicker   one chunk of it
+//! classhub/v1/<room>/clicker/<device>/fwprogress clicker → hub  how far the update got
 //! classhub/v1/<room>/question                   hub → clickers  the current question (retained)
 //! classhub/v1/<room>/display                    hub → displays  what the projector shows (retained)
 //! classhub/v1/<room>/pair/<claim>/start          clicker → hub   an unpaired clicker's key share
@@ -43,12 +46,26 @@ pub enum ClickerTopic {
     Status,
     /// Hub → clicker: the outcome of one answer or check-in.
     Ack,
+    /// Hub → clicker: a firmware image is on offer.
+    FwOffer,
+    /// Hub → clicker: one chunk of it.
+    FwChunk,
+    /// Clicker → hub: how far the update got.
+    FwProgress,
 }
 
 impl ClickerTopic {
     /// Every clicker topic kind.
-    pub const ALL: [ClickerTopic; 5] =
-        [ClickerTopic::Hello, ClickerTopic::Answer, ClickerTopic::CheckIn, ClickerTopic::Status, ClickerTopic::Ack];
+    pub const ALL: [ClickerTopic; 8] = [
+        ClickerTopic::Hello,
+        ClickerTopic::Answer,
+        ClickerTopic::CheckIn,
+        ClickerTopic::Status,
+        ClickerTopic::Ack,
+        ClickerTopic::FwOffer,
+        ClickerTopic::FwChunk,
+        ClickerTopic::FwProgress,
+    ];
 
     /// The topic level, also the message kind inside a MAC.
     pub const fn as_str(self) -> &'static str {
@@ -58,6 +75,9 @@ impl ClickerTopic {
             ClickerTopic::CheckIn => "checkin",
             ClickerTopic::Status => "status",
             ClickerTopic::Ack => "ack",
+            ClickerTopic::FwOffer => "fwoffer",
+            ClickerTopic::FwChunk => "fwchunk",
+            ClickerTopic::FwProgress => "fwprogress",
         }
     }
 

@@ -119,13 +119,15 @@ pub struct ClassConfig {
     pub timing: Timing,
     /// How fingers press.
     pub finger: Finger,
+    /// Whether they take firmware updates, and from what factory image.
+    pub ota: Option<super::Ota>,
 }
 
 impl ClassConfig {
     /// `n` clickers with identities derived from `seed` (see [`identity`]), default timings.
     pub fn new(broker: BrokerAddr, room: RoomCode, seed: &str, n: usize) -> Self {
         let identities = (1..=n).map(|i| identity(seed, i)).collect();
-        ClassConfig { broker, room, identities, timing: Timing::default(), finger: Finger::default() }
+        ClassConfig { broker, room, identities, timing: Timing::default(), finger: Finger::default(), ota: None }
     }
 }
 
@@ -155,7 +157,10 @@ impl Class {
         let clickers = cfg
             .identities
             .into_iter()
-            .map(|id| Arc::new(SimClicker::start(cfg.broker.clone(), cfg.room.clone(), id, cfg.timing, cfg.finger)))
+            .map(|id| {
+                let (broker, room, ota) = (cfg.broker.clone(), cfg.room.clone(), cfg.ota.clone());
+                Arc::new(SimClicker::start_with_updates(broker, room, id, cfg.timing, cfg.finger, ota))
+            })
             .collect();
         Class { clickers }
     }
@@ -261,6 +266,8 @@ mod tests {
             last_ack: None,
             sent_at: None,
             acked_at: None,
+            firmware: crate::ota::image::Version { major: 0, minor: 1, patch: 0 },
+            reboots: 0,
         };
         let all: Vec<_> = (0..30).map(|i| plan.presses(i, 30, &mut rng, &snap)).collect();
         assert_eq!(all.iter().filter(|p| **p == [Some(Button::B)]).count(), 23);

@@ -8,11 +8,14 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use super::mqtt::MqttTransport;
+use super::ota::{Ota, SimUpdates, factory_slots, power_on};
 use super::pins::{SimBattery, SimClock, VirtualPin};
 use super::{BrokerAddr, Identity};
 use crate::clicker::{Config, State, Stats, Timing};
 use crate::device::{Buttons, Device};
 use crate::led::{Colour, RgbLed};
+use crate::ota::Updater;
+use crate::ota::image::Version;
 use crate::ports::BootCounter;
 use crate::protocol::{AckStatus, Button, QuestionAnnouncement, RoomCode, Seq};
 use crate::time::Clock;
@@ -40,6 +43,10 @@ pub struct Snapshot {
     pub sent_at: Option<tokio::time::Instant>,
     /// When its authenticated ack arrived (the poll that took it).
     pub acked_at: Option<tokio::time::Instant>,
+    /// The firmware it runs.
+    pub firmware: Version,
+    /// How many times it has rebooted into a new image.
+    pub reboots: u32,
 }
 
 impl Snapshot {
@@ -85,25 +92,46 @@ impl SimClicker {
     /// Boots a clicker and connects it to `broker`: the real core on virtual pins (active low, with
     /// pull-ups: high when released).
     pub fn start(broker: BrokerAddr, room: RoomCode, identity: Identity, timing: Timing, finger: Finger) -> Self {
+        SimClicker::start_with_updates(broker, room, identity, timing, finger, None)
+    }
+
+    /// [`SimClicker::start`], taking firmware updates into a flash of its own when `ota` is given:
+    /// it boots the factory image, installs what the hub sends, reboots into it and confirms it once
+    /// it is back online.
+    pub fn start_with_updates(
+        broker: BrokerAddr,
+        room: RoomCode,
+        identity: Identity,
+        timing: Timing,
+        finger: Finger,
+        ota: Option<Ota>,
+    ) -> Self {
         let buttons: [VirtualPin; 6] = std::array::from_fn(|_| VirtualPin::new(true));
-        let led = RgbLed::new(VirtualPin::default(), VirtualPin::default(), VirtualPin::default(), false);
         let battery = Arc::new(AtomicU16::new(2_950));
         let wake = Arc::new(Notify::new());
         let rssi = -45 - (identity.key.0[0] % 30) as i16;
-        let cfg = Config {
+        let parts = Parts {
+            broker,
             room,
-            device: identity.device.clone(),
-            key: identity.key.clone(),
-            firmware: env!("CARGO_PKG_VERSION").try_into().unwrap_or_default(),
+            identity: identity.clone(),
             timing,
+            buttons: buttons.clone(),
+            battery: battery.clone(),
+            wake: wake.clone(),
+            rssi,
         };
-        let [a, b, c, d, e, check_in] = buttons.clone();
-        let pins = Buttons { answer: [a, b, c, d, e], check_in: Some(check_in), active_low: true };
-        let transport = MqttTransport::new(broker, rssi, wake.clone());
-        let device = Device::new(cfg, pins, led, SimClock::start(), SimBattery(battery.clone()), transport);
-        let first = snapshot_of(&device);
+        let (updates, running) =
+            match ota.as_ref().map(|o| factory_slots(o).and_then(|mut s| power_on(&mut s).map(|b| (s, b)))) {
+                Some(Ok((slots, boot))) => {
+                    (SimUpdates::On(Box::new(Updater::new(slots, boot.header.version))), boot.header.version)
+                }
+                Some(Err(e)) => panic!("a simulated clicker cannot start from its factory image: {e}"),
+                None => (SimUpdates::Off, sim_version()),
+            };
+        let device = parts.device(running, updates);
+        let first = snapshot_of(&device, running, 0);
         let (tx, rx) = watch::channel(first);
-        let task = tokio::spawn(run(device, wake.clone(), tx));
+        let task = tokio::spawn(run(parts, device, running, tx));
         SimClicker { identity, buttons, battery, wake, snapshot: rx, finger, task }
     }
 
@@ -172,9 +200,45 @@ impl Drop for SimClicker {
     }
 }
 
-type SimDevice = Device<VirtualPin, VirtualPin, SimClock, SimBattery, MqttTransport>;
+type SimDevice = Device<VirtualPin, VirtualPin, SimClock, SimBattery, MqttTransport, SimUpdates>;
 
-fn snapshot_of(device: &SimDevice) -> Snapshot {
+/// The simulator's own version, which clickers without a flash report.
+fn sim_version() -> Version {
+    Version::parse(env!("CARGO_PKG_VERSION")).unwrap_or(Version { major: 0, minor: 0, patch: 0 })
+}
+
+/// What a clicker is made of besides its firmware: rebuilt around a new image after a reboot.
+struct Parts {
+    broker: BrokerAddr,
+    room: RoomCode,
+    identity: Identity,
+    timing: Timing,
+    buttons: [VirtualPin; 6],
+    battery: Arc<AtomicU16>,
+    wake: Arc<Notify>,
+    rssi: i16,
+}
+
+impl Parts {
+    fn device(&self, firmware: Version, updates: SimUpdates) -> SimDevice {
+        let cfg = Config {
+            room: self.room.clone(),
+            device: self.identity.device.clone(),
+            key: self.identity.key.clone(),
+            // Cannot fail: a version is at most 17 characters and fits.
+            firmware: firmware.to_text().as_str().try_into().unwrap_or_default(),
+            timing: self.timing,
+        };
+        let [a, b, c, d, e, check_in] = self.buttons.clone();
+        let pins = Buttons { answer: [a, b, c, d, e], check_in: Some(check_in), active_low: true };
+        let led = RgbLed::new(VirtualPin::default(), VirtualPin::default(), VirtualPin::default(), false);
+        let transport = MqttTransport::new(self.broker.clone(), self.rssi, self.wake.clone());
+        Device::new(cfg, pins, led, SimClock::start(), SimBattery(self.battery.clone()), transport)
+            .with_updates(updates)
+    }
+}
+
+fn snapshot_of(device: &SimDevice, firmware: Version, reboots: u32) -> Snapshot {
     let core = device.core();
     Snapshot {
         state: device.state(),
@@ -187,6 +251,8 @@ fn snapshot_of(device: &SimDevice) -> Snapshot {
         last_ack: core.last_ack(),
         sent_at: None,
         acked_at: None,
+        firmware,
+        reboots,
     }
 }
 
@@ -216,10 +282,11 @@ impl BootCounter for SimBootCounter {
     }
 }
 
-async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<Snapshot>) {
+async fn run(parts: Parts, mut device: SimDevice, mut running: Version, snapshots: watch::Sender<Snapshot>) {
     let mut counter = SimBootCounter(device.core().config().device.to_string());
+    let mut reboots = 0;
     if device.boot(&mut counter).is_err() {
-        snapshots.send_replace(snapshot_of(&device));
+        snapshots.send_replace(snapshot_of(&device, running, reboots));
         return;
     }
     loop {
@@ -227,7 +294,31 @@ async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<
             Ok(next) => next,
             Err(never) => match never {},
         };
-        let mut snap = snapshot_of(&device);
+        if device.reboot_due() {
+            // Reboot into the new image, as a board does once the broker has its last report: the
+            // connection closes after the queued "done", the bootloader picks the slot, and a new
+            // device starts on it.
+            let SimUpdates::On(updater) = std::mem::replace(device.updates_mut(), SimUpdates::Off) else { return };
+            let _ = crate::ports::Transport::disconnect(device.transport_mut());
+            drop(device);
+            let mut slots = updater.into_slots();
+            let Ok(boot) = power_on(&mut slots) else { return };
+            running = boot.header.version;
+            reboots += 1;
+            device = parts.device(running, SimUpdates::On(Box::new(Updater::new(slots, running))));
+            if device.boot(&mut counter).is_err() {
+                snapshots.send_replace(snapshot_of(&device, running, reboots));
+                return;
+            }
+            continue;
+        }
+        let mut snap = snapshot_of(&device, running, reboots);
+        if snap.online()
+            && let SimUpdates::On(updater) = device.updates_mut()
+        {
+            // A healthy start: connected to the hub's broker. A trial image becomes the one it keeps.
+            let _ = updater.confirm();
+        }
         let before = *snapshots.borrow();
         snap.sent_at =
             if snap.stats.sent != before.stats.sent { Some(tokio::time::Instant::now()) } else { before.sent_at };
@@ -240,7 +331,7 @@ async fn run(mut device: SimDevice, wake: Arc<Notify>, snapshots: watch::Sender<
         });
         let wait = next.since(device.clock().now()).clamp(1, 1_000);
         tokio::select! {
-            _ = wake.notified() => {}
+            _ = parts.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
         }
     }

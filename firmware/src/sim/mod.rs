@@ -18,6 +18,7 @@ pub mod class;
 pub mod clicker;
 pub mod echo;
 pub mod mqtt;
+pub mod ota;
 pub mod pair;
 pub mod pins;
 
@@ -29,6 +30,7 @@ use crate::protocol::{DeviceId, DeviceKey};
 pub use class::{Class, ClassConfig, NotReached, Plan};
 pub use clicker::{Finger, SimClicker, Snapshot};
 pub use mqtt::MqttTransport;
+pub use ota::Ota;
 pub use pair::{PairFailed, pair_in_order, pair_one};
 pub use pins::{SimBattery, SimClock, VirtualPin};
 

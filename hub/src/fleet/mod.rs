@@ -8,3 +8,5 @@ pub mod pairing;
 pub mod panel;
 #[cfg(feature = "pi")]
 pub mod pi;
+pub mod release;
+pub mod rollout;

@@ -5,6 +5,7 @@ pub mod limit;
 
 use firmware::protocol::pairing::{PairConfirm, PairStart};
 use firmware::protocol::topics::{self, Parsed};
+use firmware::protocol::update::FwProgress;
 use firmware::protocol::{
     self, Answer, CheckIn, ClaimId, ClickerTopic, CodecError, DeviceId, Hello, MAX_PAYLOAD, PairTopic, RejectReason,
     RoomCode, Status,
@@ -21,6 +22,8 @@ pub enum Inbound {
     CheckIn(CheckIn),
     /// Online or offline.
     Status(Status),
+    /// How far a firmware update got.
+    FwProgress(FwProgress),
 }
 
 /// Where a message came from, by its topic.
@@ -63,7 +66,8 @@ pub fn parse(topic: &str, payload: &[u8]) -> Result<(From, Inbound), Refused> {
         ClickerTopic::CheckIn => Inbound::CheckIn(protocol::decode(payload).map_err(reject)?),
         ClickerTopic::Hello => Inbound::Hello(protocol::decode(payload).map_err(|_| Refused::Ignore)?),
         ClickerTopic::Status => Inbound::Status(protocol::decode(payload).map_err(|_| Refused::Ignore)?),
-        ClickerTopic::Ack => return Err(Refused::Ignore),
+        ClickerTopic::FwProgress => Inbound::FwProgress(protocol::decode(payload).map_err(|_| Refused::Ignore)?),
+        ClickerTopic::Ack | ClickerTopic::FwOffer | ClickerTopic::FwChunk => return Err(Refused::Ignore),
     };
     Ok((from, body))
 }
@@ -108,8 +112,8 @@ pub fn pair_subscriptions() -> [String; 2] {
 
 /// The topic filters for one room the hub serves: everything its clickers send, but not the hub's
 /// own acks. A hub subscribes only to its own rooms, so hubs can share a district broker.
-pub fn subscriptions(room: &RoomCode) -> [String; 4] {
-    [ClickerTopic::Answer, ClickerTopic::CheckIn, ClickerTopic::Hello, ClickerTopic::Status]
+pub fn subscriptions(room: &RoomCode) -> [String; 5] {
+    [ClickerTopic::Answer, ClickerTopic::CheckIn, ClickerTopic::Hello, ClickerTopic::Status, ClickerTopic::FwProgress]
         .map(|k| format!("{}/{room}/clicker/+/{}", topics::ROOT, k.as_str()))
 }
 

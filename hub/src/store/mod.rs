@@ -40,6 +40,8 @@ pub use fleet::FleetRow;
 pub use roster::{ImportCounts, email_hash};
 pub use xapi::{NewStatement, Query as StatementQuery, StatementError};
 mod cards;
+mod rollouts;
+pub use rollouts::{RolloutDevice, RolloutRow, check_image};
 mod checkpoint;
 pub use checkpoint::CheckpointPolicy;
 
@@ -64,6 +66,9 @@ pub enum StoreError {
     /// A user name is already taken.
     #[error("user {0} already exists")]
     UserExists(String),
+    /// An uploaded firmware image is not usable.
+    #[error("{0}")]
+    BadImage(String),
 }
 
 /// A registered clicker.

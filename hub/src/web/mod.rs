@@ -10,6 +10,7 @@ pub mod review;
 pub mod session;
 #[cfg(test)]
 mod tests;
+pub mod updates;
 pub mod xapi;
 
 use std::convert::Infallible;
@@ -125,6 +126,10 @@ pub fn app(state: AppState) -> Router {
         .route("/devices/{id}/replace", post(pairing::replace))
         .route("/devices/{id}/unpair", post(pairing::unpair))
         .route("/pairing", post(pairing::open))
+        .route(
+            "/firmware",
+            get(updates::show).post(updates::upload).layer(axum::extract::DefaultBodyLimit::max(updates::IMAGE_MAX)),
+        )
         .route("/rooms/{room}/pairing/close", post(pairing::close))
         .route("/api/v1/devices", post(add_device))
         .route("/metrics", get(metrics))

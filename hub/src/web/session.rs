@@ -64,6 +64,7 @@ pub fn chrome(lang: Lang, user: Option<&User>, path: &str) -> Chrome {
         }
         if u.role.reaches(Area::Devices) {
             links.push(Link { href: "/devices".into(), label: lang.devices() });
+            links.push(Link { href: "/firmware".into(), label: lang.firmware_updates() });
         }
         if u.role.reaches(Area::Admin) {
             links.push(Link { href: "/admin/users".into(), label: lang.accounts() });

@@ -109,6 +109,8 @@ const ROUTES: &[(&str, &str, &str, char)] = &[
     ("POST", "/devices", "room=r1&student=Anna", 'D'),
     ("POST", "/devices/c-00000000/student", "student=Bram", 'D'),
     ("POST", "/pairing", "room=r1&mode=room&seconds=30", 'D'),
+    ("GET", "/firmware", "", 'D'),
+    ("POST", "/firmware", "", 'D'),
     ("POST", "/rooms/r1/pairing/close", "", 'D'),
     ("POST", "/devices/c-00000000/replace", "", 'D'),
     ("POST", "/devices/c-00000000/unpair", "", 'D'),

@@ -6,6 +6,7 @@ mod bad_input;
 mod browser;
 mod dashboard;
 mod engagement;
+mod firmware;
 mod hardware;
 mod lesson;
 mod live_stream;
