@@ -9,7 +9,7 @@ use firmware::sim::{BrokerAddr, Class, ClassConfig, Plan};
 
 const USAGE: &str = "\
 usage: classhub-sim [--broker mqtt://HOST:PORT] [--room ROOM] [--clickers N] [--seed SEED]
-                    [--plan PLAN] [--jitter-ms MS] [--wait-ms MS] [--print-keys]
+                    [--plan PLAN] [--jitter-ms MS] [--wait-ms MS] [--print-keys] [--pair CODE]
 
   --broker     the broker (default mqtt://127.0.0.1:1883)
   --room       the room code (default demo)
@@ -19,7 +19,9 @@ usage: classhub-sim [--broker mqtt://HOST:PORT] [--room ROOM] [--clickers N] [--
                (default random; presses need an open question on classhub/v1/ROOM/question)
   --jitter-ms  spread the presses over this many milliseconds (default 2000)
   --wait-ms    wait this long for acks before reporting (default 10000)
-  --print-keys print each clicker's device id and key, to register them with a hub";
+  --print-keys print each clicker's device id and key, to register them with a hub
+  --pair       pair the clickers first, one after another, by typing CODE (the seven letters the
+               hub's projector shows while a pairing window is open), instead of using --seed keys";
 
 struct Args {
     broker: BrokerAddr,
@@ -30,6 +32,7 @@ struct Args {
     jitter_ms: u64,
     wait_ms: u64,
     print_keys: bool,
+    pair: Option<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -42,6 +45,7 @@ fn parse_args() -> Result<Args, String> {
         jitter_ms: 2_000,
         wait_ms: 10_000,
         print_keys: false,
+        pair: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -55,6 +59,7 @@ fn parse_args() -> Result<Args, String> {
             "--jitter-ms" => a.jitter_ms = value()?.parse().map_err(|_| "--jitter-ms takes a number")?,
             "--wait-ms" => a.wait_ms = value()?.parse().map_err(|_| "--wait-ms takes a number")?,
             "--print-keys" => a.print_keys = true,
+            "--pair" => a.pair = Some(value()?),
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
         }
@@ -71,7 +76,20 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cfg = ClassConfig::new(args.broker.clone(), args.room.clone(), &args.seed, args.clickers);
+    let mut cfg = ClassConfig::new(args.broker.clone(), args.room.clone(), &args.seed, args.clickers);
+    if let Some(code) = &args.pair {
+        match firmware::sim::pair_in_order(&args.broker, &args.room, code, args.clickers, Duration::from_secs(10)).await
+        {
+            Ok(ids) => {
+                println!("{} clickers paired in room {}", ids.len(), args.room);
+                cfg.identities = ids;
+            }
+            Err((i, e)) => {
+                eprintln!("clicker {} did not pair: {e}", i + 1);
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if args.print_keys {
         for id in &cfg.identities {
             println!("{} {}", id.device, id.key.to_hex());

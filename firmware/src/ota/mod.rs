@@ -5,6 +5,22 @@
 pub mod image;
 pub mod slots;
 
+/// What the update tests share: a signing key, a small flash and versions by text.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::image::Version;
+
+    /// The test fleet's secret.
+    pub const SEED: [u8; 32] = [42; 32];
+    /// Two 256-byte sectors of boot state, two 2 KiB slots.
+    pub type Flash = crate::ram_flash::RamFlash<{ 2 * 256 + 2 * 2048 }, 256>;
+
+    /// A version from its text.
+    pub fn v(s: &str) -> Version {
+        Version::parse(s).unwrap()
+    }
+}
+
 use embedded_storage::nor_flash::NorFlash;
 
 use crate::protocol::ids::decode_hex_into;
@@ -188,17 +204,10 @@ impl<F: NorFlash> Updater<F> {
 
 #[cfg(test)]
 mod tests {
+    use super::fixtures::{Flash, SEED, v};
     use super::*;
     use crate::protocol::update::FwChunk;
-    use crate::ram_flash::RamFlash;
     use image::{public_key, sign};
-
-    const SEED: [u8; 32] = [42; 32];
-    type Flash = RamFlash<{ 2 * 256 + 2 * 2048 }, 256>;
-
-    fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
-    }
 
     /// The whole image as the hub streams it.
     fn stream(version: &str, len: usize) -> Vec<u8> {

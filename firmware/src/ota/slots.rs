@@ -250,11 +250,30 @@ impl<F: NorFlash> Slots<F> {
         if header.len > self.slot_size - HEADER_LEN as u32 {
             return Err(SlotError::Image(ImageError::TooLarge));
         }
-        let slot = state.active.other();
-        // The first sector holds the header: erased now, written last.
+        self.open_slot(state.active.other(), header)
+    }
+
+    /// Starts writing into `slot`. Its first sector holds the header: erased now, written last.
+    fn open_slot(&mut self, slot: Slot, header: Header) -> Result<Download, SlotError<F::Error>> {
         let base = self.base(slot);
         self.log.flash().erase(base, base + F::ERASE_SIZE as u32).map_err(SlotError::Flash)?;
         Ok(Download { slot, header, written: 0, hash: Sha256::new() })
+    }
+
+    /// Checks the hash of everything written, writes the header, and reads the slot back.
+    fn seal(&mut self, d: Download) -> Result<Slot, SlotError<F::Error>> {
+        if d.written != d.header.len {
+            return Err(SlotError::OutOfOrder);
+        }
+        if <[u8; 32]>::from(d.hash.finalize()) != d.header.sha256 {
+            return Err(SlotError::Image(ImageError::BadHash));
+        }
+        let base = self.base(d.slot);
+        self.log.flash().write(base, &d.header.to_bytes()).map_err(SlotError::Flash)?;
+        match self.verify(d.slot)? {
+            Some(_) => Ok(d.slot),
+            None => Err(SlotError::Image(ImageError::BadHash)),
+        }
     }
 
     /// Writes the next piece of payload (pieces come in order; their length must be a multiple of
@@ -294,32 +313,17 @@ impl<F: NorFlash> Slots<F> {
     /// Every byte is in: checks the hash, writes the header, reads the slot back, and puts it on
     /// trial. Reboot to run it.
     pub fn finish(&mut self, d: Download) -> Result<(), SlotError<F::Error>> {
-        if d.written != d.header.len {
-            return Err(SlotError::OutOfOrder);
-        }
-        if <[u8; 32]>::from(d.hash.finalize()) != d.header.sha256 {
-            return Err(SlotError::Image(ImageError::BadHash));
-        }
-        let base = self.base(d.slot);
-        self.log.flash().write(base, &d.header.to_bytes()).map_err(SlotError::Flash)?;
-        if self.verify(d.slot)?.is_none() {
-            return Err(SlotError::Image(ImageError::BadHash));
-        }
+        let slot = self.seal(d)?;
         let state = self.state()?;
-        self.set_state(BootState { trial: Some((d.slot, 0)), ..state })
+        self.set_state(BootState { trial: Some((slot, 0)), ..state })
     }
 
     /// Installs a first image directly (the factory's flashing step): into slot A, confirmed.
     pub fn install_factory(&mut self, header: Header, payload: &[u8]) -> Result<(), SlotError<F::Error>> {
         header.verify(&self.public_key).map_err(SlotError::Image)?;
-        let mut d = Download { slot: Slot::A, header, written: 0, hash: Sha256::new() };
-        let base = self.base(Slot::A);
-        self.log.flash().erase(base, base + F::ERASE_SIZE as u32).map_err(SlotError::Flash)?;
+        let mut d = self.open_slot(Slot::A, header)?;
         self.write(&mut d, payload)?;
-        if d.written != header.len || <[u8; 32]>::from(d.hash.clone().finalize()) != header.sha256 {
-            return Err(SlotError::Image(ImageError::BadHash));
-        }
-        self.log.flash().write(base, &header.to_bytes()).map_err(SlotError::Flash)?;
+        self.seal(d)?;
         self.set_state(BootState::FIRST)
     }
 }
@@ -327,15 +331,8 @@ impl<F: NorFlash> Slots<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ota::fixtures::{Flash, SEED, v};
     use crate::ota::image::{public_key, sign};
-    use crate::ram_flash::RamFlash;
-
-    const SEED: [u8; 32] = [42; 32];
-    type Flash = RamFlash<{ 2 * 256 + 2 * 2048 }, 256>;
-
-    fn v(s: &str) -> Version {
-        Version::parse(s).unwrap()
-    }
 
     fn image(version: &str, len: usize) -> (Header, Vec<u8>) {
         let payload: Vec<u8> = (0..len).map(|i| (i * 7 + version.len()) as u8).collect();
