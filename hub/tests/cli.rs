@@ -436,6 +436,24 @@ fn firmware_keygen_sign_and_rollout_as_a_technician_runs_them() {
         classhub(&["firmware", "rollout", &path("build.chfw"), "--room", "b-204", "--no-wait", "--data", &data]);
     assert!(ok, "{err}");
     assert!(out.starts_with("rollout 1: 0.2.0 to b-204, 2 first"), "{out}");
+    // Followed to its end against a running hub (a room with no clickers is done at once).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut settings = hub::config::Settings::default();
+    settings.mqtt.listen = "127.0.0.1:0".parse().unwrap();
+    settings.http.listen = "127.0.0.1:0".parse().unwrap();
+    settings.data_dir = data.clone().into();
+    let app = rt.block_on(hub::app::App::build(&settings)).expect("the hub builds");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = rt.spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    let (ok, out, err) =
+        classhub(&["firmware", "rollout", &path("build.chfw"), "--room", "empty-room", "--data", &data]);
+    assert!(ok, "{err}");
+    assert!(out.contains("rollout 2 done: 0 of 0 clickers run 0.2.0"), "{out}");
+    let _ = stop.send(());
+    rt.block_on(running).unwrap().unwrap();
+
     let (ok, _, err) =
         classhub(&["firmware", "rollout", &path("build.bin"), "--room", "b-204", "--no-wait", "--data", &data]);
     assert!(!ok && err.contains("too short for a firmware image"), "an unsigned build is refused: {err}");
