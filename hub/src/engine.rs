@@ -206,6 +206,14 @@ pub struct Engine {
     pairing: Pairings,
     last_pairing_sync: Option<Instant>,
     rollouts: BTreeMap<RoomCode, Rollout>,
+    /// Judged messages for the next transaction.
+    staged: Staged,
+    /// (device, sequence number) of every message staged or being committed.
+    pending: HashSet<(DeviceId, Seq)>,
+    /// Whether a transaction is under way (its outcome comes back on `committed`).
+    committing: bool,
+    committed_tx: mpsc::Sender<Committed>,
+    committed: Option<mpsc::Receiver<Committed>>,
 }
 
 /// An ack to publish once the batch it depends on has committed.
@@ -215,6 +223,24 @@ struct PendingAck {
     ack: Ack,
     received: Instant,
 }
+
+/// Messages judged and waiting for their transaction, and the acks that wait for it.
+#[derive(Default)]
+struct Staged {
+    records: Vec<(Record, RoomCode, Instant)>,
+    updates: Vec<DeviceUpdate>,
+    /// Acks for repeats of a message staged or being committed: sent once this batch is committed.
+    after_commit: Vec<PendingAck>,
+}
+
+impl Staged {
+    fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.updates.is_empty() && self.after_commit.is_empty()
+    }
+}
+
+/// A transaction's outcome, sent back by its task: the batch and, per record, whether it was new.
+type Committed = (Staged, Result<Vec<bool>, StoreError>);
 
 /// The largest batch committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -252,6 +278,7 @@ impl Engine {
         let board: BTreeMap<RoomCode, Live> = classroom.rooms().map(|r| (r.clone(), classroom.live(r))).collect();
         let (live_tx, live_rx) = watch::channel(Arc::new(board));
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let (committed_tx, committed_rx) = mpsc::channel(1);
         let engine = Engine {
             rooms,
             store,
@@ -269,6 +296,11 @@ impl Engine {
             pairing: Pairings::default(),
             last_pairing_sync: None,
             rollouts: BTreeMap::new(),
+            staged: Staged::default(),
+            pending: HashSet::new(),
+            committing: false,
+            committed_tx,
+            committed: Some(committed_rx),
         };
         Ok((engine, EngineHandle { commands: cmd_tx, live: live_rx }, cmd_rx))
     }
@@ -282,13 +314,22 @@ impl Engine {
         self.refresh_live(&rooms);
     }
 
-    /// Runs until `inbound` closes (the hub is stopping and MQTT in has stopped), finishing the batch
-    /// in hand: whatever was committed is acked. Commands sent after that get `Stopped`.
+    /// Runs until `inbound` closes (the hub is stopping and MQTT in has stopped), finishing what it
+    /// holds: every message judged is committed and acked. Commands sent after that get `Stopped`.
+    ///
+    /// One transaction is under way at a time, in a task of its own; while it waits for the disk,
+    /// the next messages are judged and staged, and go in the next transaction as soon as it ends.
     pub async fn run(mut self, mut inbound: mpsc::Receiver<Raw>, mut commands: mpsc::Receiver<Command>) {
         self.announce_all().await;
         // Pairing windows: those a CLI opened in another process, and those whose time is up.
         let mut pairing_tick = tokio::time::interval(Duration::from_secs(1));
+        // Cannot fail: `run` consumes the engine, so the receiver is still there.
+        let mut committed = self.committed.take().expect("run once");
+        let mut open = true;
         loop {
+            if !open && !self.committing && self.staged.is_empty() {
+                return;
+            }
             let deadline = self.classroom.next_deadline();
             let timer = async {
                 match deadline {
@@ -300,8 +341,11 @@ impl Engine {
                 }
             };
             tokio::select! {
-                first = inbound.recv() => {
-                    let Some(first) = first else { return };
+                first = inbound.recv(), if open => {
+                    let Some(first) = first else {
+                        open = false;
+                        continue;
+                    };
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
                         match inbound.try_recv() {
@@ -309,7 +353,13 @@ impl Engine {
                             Err(_) => break,
                         }
                     }
-                    self.handle_batch(batch).await;
+                    self.judge_batch(batch).await;
+                    self.start_commit();
+                }
+                Some((staged, result)) = committed.recv() => {
+                    self.committing = false;
+                    self.finish_commit(staged, result).await;
+                    self.start_commit();
                 }
                 Some(cmd) = commands.recv() => self.handle_command(cmd).await,
                 () = timer => self.close_due().await,
@@ -405,12 +455,12 @@ impl Engine {
         self.refresh_live(&BTreeSet::from([room]));
     }
 
-    async fn handle_batch(&mut self, batch: Vec<Raw>) {
+    /// Parses, authenticates and judges a batch: refusals are acked at once, the rest staged for the
+    /// next transaction.
+    async fn judge_batch(&mut self, batch: Vec<Raw>) {
         let oldest_ms = batch.iter().map(|r| r.at.elapsed().as_secs_f64() * 1e3).fold(0.0, f64::max);
-        let batch_start = Instant::now();
         tracing::debug!(len = batch.len(), oldest_ms, "batch in");
         let mut records: Vec<(Record, RoomCode, Instant)> = Vec::new();
-        let mut in_batch: HashSet<(DeviceId, Seq)> = HashSet::new();
         let mut after_commit: Vec<PendingAck> = Vec::new();
         let mut now_acks: Vec<PendingAck> = Vec::new();
         let mut updates: Vec<DeviceUpdate> = Vec::new();
@@ -446,7 +496,7 @@ impl Engine {
                 Inbound::Answer(a) => a.seq,
                 Inbound::CheckIn(c) => c.seq,
             };
-            let duplicate_in_batch = in_batch.contains(&(from.device.clone(), seq));
+            let duplicate_in_batch = self.pending.contains(&(from.device.clone(), seq));
             let (auth, record) = match body {
                 Inbound::Answer(a) => (self.authenticate(&from, &a, duplicate_in_batch).await, Some(a)),
                 Inbound::CheckIn(c) => (self.authenticate(&from, &c, duplicate_in_batch).await, None),
@@ -507,24 +557,55 @@ impl Engine {
                     Record::CheckIn { device: from.device.clone(), seq, session, at_ms }
                 }
             };
-            in_batch.insert((from.device.clone(), seq));
+            self.pending.insert((from.device.clone(), seq));
             records.push((entry, from.room, raw.at));
         }
         for p in &now_acks {
             self.publish_ack(p).await;
         }
-        if records.is_empty() && updates.is_empty() {
+        self.staged.records.extend(records);
+        self.staged.updates.extend(updates);
+        self.staged.after_commit.extend(after_commit);
+    }
+
+    /// Starts the next transaction in a task of its own, unless one is under way or nothing waits.
+    fn start_commit(&mut self) {
+        if self.committing || self.staged.is_empty() {
             return;
         }
-        let rows: Vec<Record> = records.iter().map(|(r, _, _)| r.clone()).collect();
-        let started = Instant::now();
-        let committed = self.store.commit(&rows, &updates).await;
-        tracing::debug!(messages = rows.len(), commit_ms = started.elapsed().as_secs_f64() * 1e3, "batch committed");
-        let fresh = match committed {
+        let staged = std::mem::take(&mut self.staged);
+        let (store, done) = (self.store.clone(), self.committed_tx.clone());
+        self.committing = true;
+        tokio::spawn(async move {
+            let rows: Vec<Record> = staged.records.iter().map(|(r, _, _)| r.clone()).collect();
+            let started = Instant::now();
+            let result = if rows.is_empty() && staged.updates.is_empty() {
+                Ok(Vec::new())
+            } else {
+                store.commit(&rows, &staged.updates).await
+            };
+            tracing::debug!(
+                messages = rows.len(),
+                commit_ms = started.elapsed().as_secs_f64() * 1e3,
+                "batch committed"
+            );
+            // The engine waits for every transaction it started before it stops.
+            let _ = done.send((staged, result)).await;
+        });
+    }
+
+    /// A transaction ended: count what is new, ack everything, show it.
+    async fn finish_commit(&mut self, staged: Staged, result: Result<Vec<bool>, StoreError>) {
+        let Staged { records, mut after_commit, .. } = staged;
+        for (record, _, _) in &records {
+            let (d, s) = record.key();
+            self.pending.remove(&(d.clone(), s));
+        }
+        let fresh = match result {
             Ok(fresh) => fresh,
             Err(e) => {
                 // Nothing is acknowledged: the clickers retry, and nothing was counted.
-                tracing::error!("commit of {} messages failed: {e}", rows.len());
+                tracing::error!("commit of {} messages failed: {e}", records.len());
                 return;
             }
         };
@@ -562,12 +643,7 @@ impl Engine {
         for p in &after_commit {
             self.publish_ack(p).await;
         }
-        tracing::debug!(
-            acks = after_commit.len(),
-            publish_ms = acks_start.elapsed().as_secs_f64() * 1e3,
-            batch_ms = batch_start.elapsed().as_secs_f64() * 1e3,
-            "acks out"
-        );
+        tracing::debug!(acks = after_commit.len(), publish_ms = acks_start.elapsed().as_secs_f64() * 1e3, "acks out");
         for room in &touched {
             self.publish_display(room).await;
         }

@@ -152,14 +152,16 @@ fn spawn_ready_with(exe: &Path, args: &[&str], env: &[(&str, String)]) -> anyhow
     let proc = Proc(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line)?;
-    let field = |name: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(name))
-            .map(str::to_owned)
-            .with_context(|| format!("no ready line: {line:?}"))
-    };
-    let (mqtt, http) = (field("mqtt=")?, field("http=http://")?);
-    Ok((proc, BrokerAddr::parse(&mqtt).map_err(anyhow::Error::msg)?, http))
+    let (mqtt, http) = ready_fields(&line)?;
+    Ok((proc, mqtt, http))
+}
+
+/// The MQTT and HTTP addresses in a ready line. `classhub broker` announces only its MQTT address
+/// (the HTTP one is then empty); a hub both.
+fn ready_fields(line: &str) -> anyhow::Result<(BrokerAddr, String)> {
+    let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).map(str::to_owned);
+    let mqtt = field("mqtt=").with_context(|| format!("no ready line: {line:?}"))?;
+    Ok((BrokerAddr::parse(&mqtt).map_err(anyhow::Error::msg)?, field("http=http://").unwrap_or_default()))
 }
 
 fn start_mosquitto(dir: &Path) -> anyhow::Result<(Proc, BrokerAddr)> {
@@ -384,5 +386,18 @@ impl std::fmt::Display for BurstReport {
             self.hub_rss_mb,
             self.broker_rss_mb.map_or("n/a".to_owned(), |m| format!("{m:.1} MB"))
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ready_lines_of_a_hub_and_of_a_broker_alone_both_read() {
+        let (mqtt, http) =
+            super::ready_fields("classhub ready http=http://127.0.0.1:8080 mqtt=mqtt://127.0.0.1:1883\n").unwrap();
+        assert_eq!((mqtt.port, http.as_str()), (1883, "127.0.0.1:8080"));
+        let (mqtt, http) = super::ready_fields("classhub ready mqtt=mqtt://127.0.0.1:33891\n").unwrap();
+        assert_eq!((mqtt.port, http.as_str()), (33891, ""));
+        assert!(super::ready_fields("something else").is_err());
     }
 }
