@@ -126,8 +126,12 @@ async fn a_badly_signed_image_is_refused_and_halts_the_rollout_before_the_rest_g
     let forged = ota::image(&[1; 32], v("0.2.0"), &payload(b"not ours", 1200));
     let id = roll_out(&app, &room, &forged).await;
     let (phase, detail, devices) = ended(&app, id).await;
-    assert_eq!((phase.as_str(), detail.as_deref()), ("halted", Some("2 of 2 clickers failed in stage 1")));
-    assert!(devices.iter().filter(|d| d.stage == 1).all(|d| d.error.as_deref() == Some("bad_signature")));
+    assert_eq!(phase, "halted");
+    // One failure of two already passes the 20 % threshold; the other may or may not have reported.
+    assert!(detail.as_deref().is_some_and(|d| d.ends_with("of 2 clickers failed in stage 1")), "{detail:?}");
+    let first: Vec<&RolloutDevice> = devices.iter().filter(|d| d.stage == 1).collect();
+    assert!(first.iter().any(|d| d.error.as_deref() == Some("bad_signature")), "{first:?}");
+    assert!(first.iter().all(|d| d.error.is_none() || d.error.as_deref() == Some("bad_signature")));
     assert!(devices.iter().filter(|d| d.stage == 2).all(|d| d.step == "waiting"), "the rest were never offered it");
     assert!(firmware_of(&class).iter().all(|f| *f == (v("0.1.0"), 0)));
     app.stop().await;
@@ -142,11 +146,13 @@ async fn an_image_that_does_not_start_is_rolled_back_by_the_clickers_and_halts_t
     let (phase, _, devices) = ended(&app, id).await;
     assert_eq!(phase, "halted");
     let first: Vec<&RolloutDevice> = devices.iter().filter(|d| d.stage == 1).collect();
-    assert!(first.iter().all(|d| d.error.as_deref().is_some_and(|e| e.starts_with("came back on 0.1.0"))), "{first:?}");
-    // The two that tried it rebooted into it, crashed three times, and run 0.1.0 again.
-    let tried: Vec<(Version, u32)> = firmware_of(&class).into_iter().filter(|(_, r)| *r > 0).collect();
-    assert_eq!(tried, [(v("0.1.0"), 1), (v("0.1.0"), 1)]);
+    assert!(first.iter().any(|d| d.error.as_deref().is_some_and(|e| e.starts_with("came back on 0.1.0"))), "{first:?}");
+    assert!(devices.iter().filter(|d| d.stage == 2).all(|d| d.step == "waiting"), "the rest never got it");
+    // Whoever installed it rebooted into it, crashed three times on trial, and runs 0.1.0 again.
     class.wait_until(|s| s.online() && s.firmware == v("0.1.0"), WAIT).await.unwrap();
+    let tried: Vec<(Version, u32)> = firmware_of(&class).into_iter().filter(|(_, r)| *r > 0).collect();
+    assert!(!tried.is_empty() && tried.len() <= 2, "{tried:?}");
+    assert!(tried.iter().all(|t| *t == (v("0.1.0"), 1)), "{tried:?}");
     app.stop().await;
 }
 
