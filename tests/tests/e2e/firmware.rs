@@ -270,3 +270,32 @@ async fn a_technician_uploads_an_image_on_the_firmware_page_and_follows_it_to_th
     assert_eq!(page.matches("<td>bijgewerkt").count(), 3, "every clicker updated");
     app.stop().await;
 }
+
+/// The hub stops in the middle of a rollout and starts again on the same data (the clickers stay on
+/// Mosquitto meanwhile): it takes the rollout up where the store left it, and every clicker ends on
+/// the new version.
+#[tokio::test]
+#[ignore = "needs Mosquitto"]
+async fn a_hub_restarted_in_the_middle_of_a_rollout_takes_it_up_again() {
+    let url = classhub_tests::local_mosquitto().to_string();
+    let data = classhub_tests::app::fresh_data_dir("fw-restart");
+    let app = TestApp::spawn_on(data.clone(), Some(url.clone())).await;
+    let (room, class) = class_with_flash(&app, 5).await;
+    let id = roll_out(&app, &room, &ota::image(&SEED, v("0.2.0"), &payload(b"0.2.0 across a restart", 6000))).await;
+    // Stop the hub once the first stage has begun.
+    let store = app.store().await;
+    for _ in 0..200 {
+        let (_, devices) = store.rollout(id).await.unwrap().unwrap();
+        if devices.iter().any(|d| d.step != "waiting") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    store.close().await;
+    app.stop().await;
+    let app = TestApp::spawn_on(data, Some(url)).await;
+    let (phase, _, devices) = ended(&app, id).await;
+    assert_eq!(phase, "done", "{devices:?}");
+    class.wait_until(|s| s.firmware == v("0.2.0") && s.online(), WAIT).await.expect("all on 0.2.0");
+    app.stop().await;
+}
