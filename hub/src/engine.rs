@@ -224,23 +224,43 @@ struct PendingAck {
     received: Instant,
 }
 
-/// Messages judged and waiting for their transaction, and the acks that wait for it.
+/// Messages judged and waiting for their transaction.
 #[derive(Default)]
 struct Staged {
     records: Vec<(Record, RoomCode, Instant)>,
     updates: Vec<DeviceUpdate>,
-    /// Acks for repeats of a message staged or being committed: sent once this batch is committed.
-    after_commit: Vec<PendingAck>,
 }
 
 impl Staged {
     fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.updates.is_empty() && self.after_commit.is_empty()
+        self.records.is_empty() && self.updates.is_empty()
     }
 }
 
 /// A transaction's outcome, sent back by its task: the batch and, per record, whether it was new.
 type Committed = (Staged, Result<Vec<bool>, StoreError>);
+
+/// Sends a transaction's outcome to the engine once: the result, or a failure if the task ends
+/// without one (a panic), so its messages go unacknowledged and are retried.
+struct ReportOnDrop {
+    staged: Option<Staged>,
+    done: mpsc::Sender<Committed>,
+}
+
+impl ReportOnDrop {
+    fn send(&mut self, result: Result<Vec<bool>, StoreError>) {
+        if let Some(staged) = self.staged.take() {
+            // Cannot fail while the engine runs: it holds the receiver and has one transaction out.
+            let _ = self.done.try_send((staged, result));
+        }
+    }
+}
+
+impl Drop for ReportOnDrop {
+    fn drop(&mut self) {
+        self.send(Err(StoreError::Corrupt("the commit task ended without an outcome".into())));
+    }
+}
 
 /// The largest batch committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -341,7 +361,9 @@ impl Engine {
                 }
             };
             tokio::select! {
-                first = inbound.recv(), if open => {
+                // While a transaction is out and a full batch waits for the next, stop taking
+                // messages: a slow disk holds the broker back instead of filling memory.
+                first = inbound.recv(), if open && !(self.committing && self.staged.records.len() >= MAX_BATCH) => {
                     let Some(first) = first else {
                         open = false;
                         continue;
@@ -461,7 +483,6 @@ impl Engine {
         let oldest_ms = batch.iter().map(|r| r.at.elapsed().as_secs_f64() * 1e3).fold(0.0, f64::max);
         tracing::debug!(len = batch.len(), oldest_ms, "batch in");
         let mut records: Vec<(Record, RoomCode, Instant)> = Vec::new();
-        let mut after_commit: Vec<PendingAck> = Vec::new();
         let mut now_acks: Vec<PendingAck> = Vec::new();
         let mut updates: Vec<DeviceUpdate> = Vec::new();
         let at_ms = store::now_ms();
@@ -516,12 +537,12 @@ impl Engine {
                     }
                     _ => {}
                 }
-                let pending = PendingAck { room: from.room, device: from.device, ack, received: raw.at };
-                if duplicate_in_batch {
-                    after_commit.push(pending)
-                } else {
-                    now_acks.push(pending)
+                if duplicate_in_batch && ack.status == AckStatus::Duplicate {
+                    // A copy of a message staged or being committed: the original's ack follows its
+                    // commit. Acking the copy now could promise what a failing commit does not keep.
+                    continue;
                 }
+                now_acks.push(PendingAck { room: from.room, device: from.device, ack, received: raw.at });
                 continue;
             }
             // Only authenticated messages spend a device's budget, so nobody can silence a clicker
@@ -565,7 +586,6 @@ impl Engine {
         }
         self.staged.records.extend(records);
         self.staged.updates.extend(updates);
-        self.staged.after_commit.extend(after_commit);
     }
 
     /// Starts the next transaction in a task of its own, unless one is under way or nothing waits.
@@ -574,29 +594,28 @@ impl Engine {
             return;
         }
         let staged = std::mem::take(&mut self.staged);
-        let (store, done) = (self.store.clone(), self.committed_tx.clone());
+        let rows: Vec<Record> = staged.records.iter().map(|(r, _, _)| r.clone()).collect();
+        let updates = staged.updates.clone();
+        let store = self.store.clone();
+        // Reports the outcome even if the task panics, so the engine never waits forever.
+        let mut report = ReportOnDrop { staged: Some(staged), done: self.committed_tx.clone() };
         self.committing = true;
         tokio::spawn(async move {
-            let rows: Vec<Record> = staged.records.iter().map(|(r, _, _)| r.clone()).collect();
             let started = Instant::now();
-            let result = if rows.is_empty() && staged.updates.is_empty() {
-                Ok(Vec::new())
-            } else {
-                store.commit(&rows, &staged.updates).await
-            };
+            let result = store.commit(&rows, &updates).await;
             tracing::debug!(
                 messages = rows.len(),
                 commit_ms = started.elapsed().as_secs_f64() * 1e3,
                 "batch committed"
             );
-            // The engine waits for every transaction it started before it stops.
-            let _ = done.send((staged, result)).await;
+            report.send(result);
         });
     }
 
     /// A transaction ended: count what is new, ack everything, show it.
     async fn finish_commit(&mut self, staged: Staged, result: Result<Vec<bool>, StoreError>) {
-        let Staged { records, mut after_commit, .. } = staged;
+        let Staged { records, .. } = staged;
+        let mut after_commit = Vec::with_capacity(records.len());
         for (record, _, _) in &records {
             let (d, s) = record.key();
             self.pending.remove(&(d.clone(), s));
@@ -812,7 +831,7 @@ impl Engine {
             }
             ingest::PairInbound::Confirm(confirm) => confirm,
         };
-        let (window, keys) = match self.pairing.on_confirm(&room, claim, &confirm) {
+        let (window, keys) = match self.pairing.on_confirm(&room, claim, &confirm, now) {
             Confirmed::Accept { window, keys } => (window, keys),
             Confirmed::Wrong { window, wrong, closed } => {
                 self.log.warn("wrong pairing code", format_args!("{wrong} in {room}'s window"));

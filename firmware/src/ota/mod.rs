@@ -64,6 +64,7 @@ struct Job {
 /// into the new image once it is verified and on trial.
 pub struct Updater<F> {
     slots: Slots<F>,
+    booted: slots::Slot,
     running: Version,
     job: Option<Job>,
     reboot: bool,
@@ -88,9 +89,9 @@ impl<F: NorFlash> crate::ports::Updates for Updater<F> {
 }
 
 impl<F: NorFlash> Updater<F> {
-    /// An updater for a clicker running `running` from `slots`.
-    pub fn new(slots: Slots<F>, running: Version) -> Self {
-        Updater { slots, running, job: None, reboot: false }
+    /// An updater for a clicker running what the bootloader chose (`boot`) from `slots`.
+    pub fn new(slots: Slots<F>, boot: &slots::Boot) -> Self {
+        Updater { slots, booted: boot.slot, running: boot.header.version, job: None, reboot: false }
     }
 
     /// The slots back (to reboot from).
@@ -103,9 +104,13 @@ impl<F: NorFlash> Updater<F> {
         self.reboot
     }
 
-    /// The running image started well: keep it (a no-op unless it runs on trial).
+    /// The running image started well: keep it (a no-op unless it runs on trial, and while a new
+    /// image waits for the reboot).
     pub fn confirm(&mut self) -> Result<(), FwError> {
-        self.slots.confirm().map_err(FwError::from)
+        if self.reboot {
+            return Ok(());
+        }
+        self.slots.confirm(self.booted).map_err(FwError::from)
     }
 
     fn progress(text: &VersionText, next: Option<u32>, error: Option<FwError>) -> FwProgress {
@@ -230,7 +235,9 @@ mod tests {
         let factory = stream("0.1.0", 300);
         let header = Header::parse(factory[..HEADER_LEN].try_into().unwrap()).unwrap();
         slots.install_factory(header, &factory[HEADER_LEN..]).unwrap();
-        Updater::new(slots, v("0.1.0"))
+        let boot = slots.boot().unwrap();
+        assert_eq!(boot.header.version, v("0.1.0"));
+        Updater::new(slots, &boot)
     }
 
     fn offer(version: &str, size: usize) -> FwOffer {

@@ -227,10 +227,14 @@ impl<F: NorFlash> Slots<F> {
         }
     }
 
-    /// The running image started well: a trial image becomes the confirmed one.
-    pub fn confirm(&mut self) -> Result<(), SlotError<F::Error>> {
+    /// The image booted from `booted` started well: if it runs on trial, it becomes the confirmed
+    /// one. An image on trial that has not booted yet (the old firmware still runs) stays on trial.
+    pub fn confirm(&mut self, booted: Slot) -> Result<(), SlotError<F::Error>> {
         let state = self.state()?;
-        if let Some((slot, _)) = state.trial {
+        if let Some((slot, attempts)) = state.trial
+            && slot == booted
+            && attempts >= 1
+        {
             self.set_state(BootState { active: slot, trial: None })?;
         }
         Ok(())
@@ -366,7 +370,7 @@ mod tests {
         download(&mut slots, h, &p).unwrap();
         let boot = slots.boot().unwrap();
         assert_eq!((boot.slot, boot.header.version, boot.trial), (Slot::B, v("0.2.0"), true));
-        slots.confirm().unwrap();
+        slots.confirm(boot.slot).unwrap();
         let again = slots.boot().unwrap();
         assert_eq!((again.slot, again.trial), (Slot::B, false));
     }
@@ -405,6 +409,18 @@ mod tests {
     }
 
     #[test]
+    fn the_old_firmware_cannot_confirm_an_image_it_has_not_booted() {
+        let mut slots = factory();
+        let running = slots.boot().unwrap();
+        let (h, p) = image("0.2.0", 400);
+        download(&mut slots, h, &p).unwrap();
+        slots.confirm(running.slot).unwrap(); // still 0.1.0 from slot A: no effect
+        assert_eq!(slots.state().unwrap().trial, Some((Slot::B, 0)));
+        let trial = slots.boot().unwrap();
+        assert!(trial.trial, "B still boots on trial and can fall back");
+    }
+
+    #[test]
     fn no_second_update_while_one_is_on_trial() {
         let mut slots = factory();
         let (h, p) = image("0.2.0", 300);
@@ -429,8 +445,8 @@ mod tests {
                     slots.write(&mut d, piece)?;
                 }
                 slots.finish(d)?;
-                slots.boot()?;
-                slots.confirm()
+                let boot = slots.boot()?;
+                slots.confirm(boot.slot)
             })()
             .is_ok();
             // Power back on: only the flash survives.

@@ -122,9 +122,7 @@ impl SimClicker {
         };
         let (updates, running) =
             match ota.as_ref().map(|o| factory_slots(o).and_then(|mut s| power_on(&mut s).map(|b| (s, b)))) {
-                Some(Ok((slots, boot))) => {
-                    (SimUpdates::On(Box::new(Updater::new(slots, boot.header.version))), boot.header.version)
-                }
+                Some(Ok((slots, boot))) => (SimUpdates::On(Box::new(Updater::new(slots, &boot))), boot.header.version),
                 Some(Err(e)) => panic!("a simulated clicker cannot start from its factory image: {e}"),
                 None => (SimUpdates::Off, sim_version()),
             };
@@ -305,7 +303,7 @@ async fn run(parts: Parts, mut device: SimDevice, mut running: Version, snapshot
             let Ok(boot) = power_on(&mut slots) else { return };
             running = boot.header.version;
             reboots += 1;
-            device = parts.device(running, SimUpdates::On(Box::new(Updater::new(slots, running))));
+            device = parts.device(running, SimUpdates::On(Box::new(Updater::new(slots, &boot))));
             if device.boot(&mut counter).is_err() {
                 snapshots.send_replace(snapshot_of(&device, running, reboots));
                 return;

@@ -229,14 +229,21 @@ impl Pairings {
         Started::Reply(PairReply { share: Bytes(share) })
     }
 
-    /// A clicker's confirmation.
-    pub fn on_confirm(&mut self, room: &RoomCode, claim: ClaimId, confirm: &PairConfirm) -> Confirmed {
-        let Some(pending) = self.pending.remove(&(room.clone(), claim)) else { return Confirmed::Ignore };
-        let Some(window) = self.windows.get_mut(room).filter(|w| w.id == pending.window) else {
-            return Confirmed::Closed;
+    /// A clicker's confirmation. One for an exchange the hub never answered (someone else sent the
+    /// clicker a reply) was a guess at the code all the same, and counts as a wrong one.
+    pub fn on_confirm(&mut self, room: &RoomCode, claim: ClaimId, confirm: &PairConfirm, now_ms: i64) -> Confirmed {
+        let pending = self.pending.remove(&(room.clone(), claim));
+        let Some(window) = self.windows.get_mut(room).filter(|w| w.until_ms > now_ms) else {
+            return if pending.is_some() { Confirmed::Closed } else { Confirmed::Ignore };
         };
-        if tags_equal(&confirm.tag.0, &pending.keys.clicker_confirms()) {
-            return Confirmed::Accept { window: window.clone(), keys: pending.keys };
+        match pending {
+            Some(p) if p.window != window.id => return Confirmed::Closed,
+            Some(p) if tags_equal(&confirm.tag.0, &p.keys.clicker_confirms()) => {
+                return Confirmed::Accept { window: window.clone(), keys: p.keys };
+            }
+            // A replay of an exchange the hub has already run and finished.
+            None if self.seen.get(&window.id).is_some_and(|s| s.contains(&claim)) => return Confirmed::Ignore,
+            _ => {}
         }
         window.wrong += 1;
         let (id, wrong) = (window.id, window.wrong);
@@ -310,7 +317,7 @@ mod tests {
         let reply_topic = topics::pair(&room(), &claim, PairTopic::Reply);
         let confirm = clicker.on_message(&reply_topic, &protocol::encode(&reply).unwrap()).unwrap();
         let confirm = protocol::decode::<PairConfirm>(&confirm.payload).unwrap();
-        (hub.on_confirm(&room(), claim, &confirm), clicker, claim)
+        (hub.on_confirm(&room(), claim, &confirm, 1_000), clicker, claim)
     }
 
     #[test]
@@ -362,10 +369,20 @@ mod tests {
         let reply_topic = topics::pair(&room(), &claim, PairTopic::Reply);
         let confirm = clicker.on_message(&reply_topic, &protocol::encode(&reply).unwrap()).unwrap();
         let confirm = protocol::decode::<PairConfirm>(&confirm.payload).unwrap();
-        assert!(matches!(hub.on_confirm(&room(), claim, &confirm), Confirmed::Accept { .. }));
-        assert!(matches!(hub.on_confirm(&room(), claim, &confirm), Confirmed::Ignore), "replayed confirmation");
+        assert!(matches!(hub.on_confirm(&room(), claim, &confirm, 1_000), Confirmed::Accept { .. }));
+        assert!(matches!(hub.on_confirm(&room(), claim, &confirm, 1_000), Confirmed::Ignore), "replayed confirmation");
         assert_eq!(hub.on_start(&room(), claim, &msg, 1_002, &[7; 64]), Started::Ignore, "replayed start");
         assert_eq!(hub.window(&room()).unwrap().wrong, 0, "replays spend nothing");
+    }
+
+    #[test]
+    fn a_confirmation_for_an_exchange_the_hub_never_answered_counts_as_a_guess() {
+        let mut hub = Pairings::default();
+        hub.open(window(Mode::Room));
+        // The hub was kept busy; a forger answered the clicker instead and now holds its tag.
+        let forged = PairConfirm { tag: Bytes([9; 16]) };
+        assert!(matches!(hub.on_confirm(&room(), ClaimId([4; 8]), &forged, 1_000), Confirmed::Wrong { wrong: 1, .. }));
+        assert!(matches!(hub.on_confirm(&room(), ClaimId([5; 8]), &forged, 60_000), Confirmed::Ignore), "window over");
     }
 
     #[test]

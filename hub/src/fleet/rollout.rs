@@ -78,7 +78,7 @@ impl Step {
 /// One clicker in a rollout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// 1: the first few; 2: the rest.
+    /// 1: the first few; 2: the rest; 0: already on the version, in no stage.
     pub stage: u8,
     /// Where it is.
     pub step: Step,
@@ -170,7 +170,13 @@ impl Rollout {
         let mut first = 0;
         for (device, running) in devices {
             let done = running.is_some_and(|r| r >= version);
-            let stage = if done || first >= plan.first_stage { 2 } else { 1 };
+            let stage = if done {
+                0
+            } else if first >= plan.first_stage {
+                2
+            } else {
+                1
+            };
             if !done && stage == 1 {
                 first += 1;
             }
@@ -331,6 +337,12 @@ impl Rollout {
             return Vec::new();
         }
         t.touched_ms = now_ms;
+        if p.error == Some(firmware::protocol::update::FwError::Older) {
+            // It already runs this version or a newer one (the hub had not heard its hello).
+            t.step = Step::Done;
+            self.changed.insert(device.clone());
+            return Vec::new();
+        }
         if let Some(e) = p.error {
             self.fail(device, e.as_str().to_owned(), now_ms);
             return Vec::new();
@@ -490,6 +502,31 @@ mod tests {
         r.tick(i64::from(MAX_OFFERS) * RETRY_MS, false, |_| true);
         assert_eq!(r.targets[&dev(1)].step, Step::Failed);
         assert!(r.phase.ended());
+    }
+
+    #[test]
+    fn clickers_already_up_to_date_do_not_water_down_the_threshold() {
+        let image = Arc::new(vec![0u8; 200]);
+        let mut devices: Vec<_> = (1..=25).map(|i| (dev(i), Version::parse("0.2.0"))).collect();
+        devices.extend((26..=28).map(|i| (dev(i), Version::parse("0.1.0"))));
+        let plan = Plan { first_stage: 1, max_failure_pct: 20 };
+        let mut r = Rollout::new(1, room(), Version::parse("0.2.0").unwrap(), image, plan, devices);
+        r.tick(0, false, |_| true);
+        r.on_progress(&dev(26), &progress(Some(0), false, None), 1, false);
+        r.on_progress(&dev(26), &progress(None, true, None), 2, false);
+        r.on_hello(&dev(26), "0.2.0", 3);
+        r.tick(4, false, |_| true); // stage 2: clickers 27 and 28
+        r.on_progress(&dev(27), &progress(None, false, Some(FwError::BadHash)), 5, false);
+        r.tick(6, false, |_| true);
+        assert!(matches!(&r.phase, Phase::Halted(why) if why == "1 of 2 clickers failed in stage 2"), "{:?}", r.phase);
+    }
+
+    #[test]
+    fn a_clicker_that_answers_older_already_runs_the_version() {
+        let mut r = rollout(1);
+        r.tick(0, false, |_| true);
+        r.on_progress(&dev(1), &progress(None, false, Some(FwError::Older)), 1, false);
+        assert_eq!(r.targets[&dev(1)].step, Step::Done);
     }
 
     #[test]

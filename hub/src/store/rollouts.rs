@@ -157,9 +157,13 @@ impl Store {
         Ok(id)
     }
 
-    /// The rollouts not yet ended.
+    /// The rollouts not yet ended, the newest of each room.
     pub async fn open_rollouts(&self) -> Result<Vec<RolloutRow>, StoreError> {
-        let rows = sqlx::query(rollout_select!("WHERE r.ended_ms IS NULL ORDER BY r.id")).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(rollout_select!(
+            "WHERE r.id IN (SELECT MAX(id) FROM rollouts WHERE ended_ms IS NULL GROUP BY room) ORDER BY r.id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(rollout_from_row).collect()
     }
 
@@ -237,14 +241,17 @@ impl Store {
             Phase::Halted(why) => Some(why.as_str()),
             _ => None,
         };
-        sqlx::query("UPDATE rollouts SET phase = ?, stage = ?, detail = ?, ended_ms = ? WHERE id = ?")
-            .bind(phase.as_str())
-            .bind(i64::from(stage))
-            .bind(detail)
-            .bind(phase.ended().then_some(now_ms))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        // A rollout already ended (replaced by a newer one) stays ended.
+        sqlx::query(
+            "UPDATE rollouts SET phase = ?, stage = ?, detail = ?, ended_ms = ? WHERE id = ? AND ended_ms IS NULL",
+        )
+        .bind(phase.as_str())
+        .bind(i64::from(stage))
+        .bind(detail)
+        .bind(phase.ended().then_some(now_ms))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         for (device, t) in targets {
             sqlx::query(
                 "INSERT INTO rollout_devices (rollout_id, device_id, stage, step, next_chunk, error, updated_ms) \
