@@ -482,7 +482,15 @@ impl Clicker {
             _ => return self.stats.bad_inbound += 1,
         };
         match progress {
-            Some(p) => self.publish(tx, ClickerTopic::FwProgress, &p),
+            Some(mut p) => {
+                let Some(seq) = self.next_seq() else {
+                    self.phase = Phase::Fault;
+                    return;
+                };
+                p.seq = seq;
+                mac::sign(&self.cfg.key, &self.cfg.device, &mut p);
+                self.publish(tx, ClickerTopic::FwProgress, &p)
+            }
             None if !updates.enabled() => self.stats.bad_inbound += 1,
             None => {}
         }

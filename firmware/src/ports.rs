@@ -96,7 +96,7 @@ impl Updates for NoUpdates {
     }
 
     fn on_offer(&mut self, offer: &FwOffer) -> FwProgress {
-        FwProgress { v: offer.v.clone(), next: None, done: false, error: Some(FwError::Flash) }
+        FwProgress::new(offer.v.clone(), None, false, Some(FwError::Flash))
     }
 
     fn on_chunk(&mut self, _: &FwChunk) -> Option<FwProgress> {

@@ -206,6 +206,8 @@ pub struct Engine {
     pairing: Pairings,
     last_pairing_sync: Option<Instant>,
     rollouts: BTreeMap<RoomCode, Rollout>,
+    /// The newest firmware report's sequence number per clicker.
+    fw_seq: HashMap<DeviceId, Seq>,
     /// Judged messages for the next transaction.
     staged: Staged,
     /// (device, sequence number) of every message staged or being committed.
@@ -316,6 +318,7 @@ impl Engine {
             pairing: Pairings::default(),
             last_pairing_sync: None,
             rollouts: BTreeMap::new(),
+            fw_seq: HashMap::new(),
             staged: Staged::default(),
             pending: HashSet::new(),
             committing: false,
@@ -995,11 +998,19 @@ impl Engine {
         }
     }
 
-    /// A clicker's firmware progress: chunks for it, or a new step.
+    /// A clicker's firmware progress: chunks for it, or a new step. Only a report with the
+    /// clicker's MAC and a sequence number above its last report counts: a forged or replayed one
+    /// could otherwise fail a clicker and halt a rollout.
     async fn on_fw_progress(&mut self, from: &From, p: &firmware::protocol::update::FwProgress) {
-        if self.devices.get(&from.device).is_none_or(|k| k.room != from.room) {
+        let Some(known) = self.devices.get(&from.device).filter(|k| k.room == from.room) else { return };
+        if mac::verify(&known.key, &from.device, p).is_err() {
+            self.log.warn("firmware report refused (bad MAC)", &from.device);
             return;
         }
+        if self.fw_seq.get(&from.device).is_some_and(|last| p.seq <= *last) {
+            return;
+        }
+        self.fw_seq.insert(from.device.clone(), p.seq);
         let lesson = self.classroom.session(&from.room).is_some();
         let Some(r) = self.rollouts.get_mut(&from.room) else { return };
         for send in r.on_progress(&from.device, p, store::now_ms(), lesson) {

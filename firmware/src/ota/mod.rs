@@ -114,7 +114,7 @@ impl<F: NorFlash> Updater<F> {
     }
 
     fn progress(text: &VersionText, next: Option<u32>, error: Option<FwError>) -> FwProgress {
-        FwProgress { v: text.clone(), next, done: false, error }
+        FwProgress::new(text.clone(), next, false, error)
     }
 
     /// An offer: where to start (0, or where a dropped transfer of the same image stopped), or why
@@ -174,7 +174,7 @@ impl<F: NorFlash> Updater<F> {
                 match result {
                     Ok(()) => {
                         self.reboot = true;
-                        Some(FwProgress { v: text, next: None, done: true, error: None })
+                        Some(FwProgress::new(text, None, true, None))
                     }
                     Err(e) => Some(Self::progress(&text, None, Some(e))),
                 }

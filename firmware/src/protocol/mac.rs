@@ -6,7 +6,7 @@
 //! classhub/v1 \n <device id> \n <kind> \n <seq> [\n <field>]*
 //! ```
 //!
-//! `kind` is the topic's last level (`hello`, `answer`, `checkin`, `ack`); `seq` is decimal; the
+//! `kind` is the topic's last level (`hello`, `answer`, `checkin`, `ack`, `fwprogress`); `seq` is decimal; the
 //! fields follow in a fixed order per kind:
 //!
 //! | kind      | fields, in order                                   |
@@ -15,6 +15,7 @@
 //! | `answer`  | `q`, `answer` (letters in order, e.g. `ACD`)       |
 //! | `checkin` | none                                               |
 //! | `ack`     | `status`, `reason` (empty when there is none)      |
+//! | `fwprogress` | `v`, `next` (empty when none), `done` (`0`/`1`), `error` (empty when none) |
 //!
 //! The tag is the first 8 bytes of the HMAC, sent as 16 lowercase hex digits in the `mac` field.
 //! Verification compares in constant time.
@@ -106,6 +107,29 @@ impl Authenticated for Ack {
     }
     fn set_tag(&mut self, tag: MacTag) {
         self.mac = Some(tag);
+    }
+}
+
+impl Authenticated for super::update::FwProgress {
+    const KIND: ClickerTopic = ClickerTopic::FwProgress;
+    fn seq(&self) -> Seq {
+        self.seq
+    }
+    fn write_fields<W: Write>(&self, w: &mut W) -> fmt::Result {
+        let next = self.next.map_or(heapless::String::<10>::new(), |n| {
+            let mut s = heapless::String::new();
+            // Cannot fail: a u32 has at most 10 digits.
+            let _ = write!(s, "{n}");
+            s
+        });
+        let error = self.error.map_or("", |e| e.as_str());
+        write!(w, "\n{}\n{next}\n{}\n{error}", self.v, u8::from(self.done))
+    }
+    fn tag(&self) -> Option<MacTag> {
+        Some(self.mac)
+    }
+    fn set_tag(&mut self, tag: MacTag) {
+        self.mac = tag;
     }
 }
 

@@ -1,17 +1,21 @@
 //! Firmware-update messages, on a clicker's own topics: the hub offers an image, sends it in chunks
 //! the clicker asks for, and the clicker reports how far it got. The image is signed
-//! ([`crate::ota::image`]), so the chunks need no MAC of their own.
+//! ([`crate::ota::image`]), so offers and chunks need no MAC; the clicker's reports carry one, with
+//! a sequence number, like every message it sends (a forged report could halt a rollout).
 //!
 //! ```text
 //! hub → clicker   .../fwoffer     {"v":"0.2.0","size":4224}       size: header + payload bytes
-//! clicker → hub   .../fwprogress  {"v":"0.2.0","next":0}          "send from chunk 0"
+//! clicker → hub   .../fwprogress  {"seq":…,"v":"0.2.0","next":0,"mac":…}   "send from chunk 0"
 //! hub → clicker   .../fwchunk     {"i":0,"d":"<hex>"}             chunk i: bytes [96 i, 96 i + 96)
-//! clicker → hub   .../fwprogress  {"v":"0.2.0","next":8}          after every 8 chunks (a window)
-//! clicker → hub   .../fwprogress  {"v":"0.2.0","next":44,"done":true}   verified, rebooting into it
-//! clicker → hub   .../fwprogress  {"v":"0.2.0","error":"bad_signature"}
+//! clicker → hub   .../fwprogress  {"seq":…,"v":"0.2.0","next":8,"mac":…}   after every 8 chunks
+//! clicker → hub   .../fwprogress  {"seq":…,"v":"0.2.0","done":true,"mac":…} verified, rebooting
+//! clicker → hub   .../fwprogress  {"seq":…,"v":"0.2.0","error":"bad_signature","mac":…}
 //! ```
 
 use serde::{Deserialize, Serialize};
+
+use super::ids::Seq;
+use super::messages::MacTag;
 
 /// Bytes per chunk (192 hex digits keep a chunk message under the payload limit).
 pub const CHUNK: usize = 96;
@@ -77,6 +81,8 @@ impl FwError {
 /// `.../fwprogress`: how far the clicker got.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FwProgress {
+    /// Sequence number (the clicker core sets it when it sends the report).
+    pub seq: Seq,
     /// The version being installed.
     pub v: VersionText,
     /// The next chunk it wants.
@@ -88,6 +94,15 @@ pub struct FwProgress {
     /// Why it stopped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<FwError>,
+    /// MAC under the device key (the clicker core signs it when it sends the report).
+    pub mac: MacTag,
+}
+
+impl FwProgress {
+    /// A report, to be numbered and signed by the clicker core.
+    pub fn new(v: VersionText, next: Option<u32>, done: bool, error: Option<FwError>) -> FwProgress {
+        FwProgress { seq: Seq(0), v, next, done, error, mac: MacTag([0; 8]) }
+    }
 }
 
 /// How many chunks an image of `size` bytes takes.
@@ -113,11 +128,14 @@ mod tests {
     #[test]
     fn progress_reads_as_the_module_shows() {
         let v = VersionText::try_from("0.2.0").unwrap();
-        let p = FwProgress { v: v.clone(), next: Some(8), done: false, error: None };
-        assert_eq!(encode(&p).unwrap().as_slice(), br#"{"v":"0.2.0","next":8}"#);
-        let e = FwProgress { v, next: None, done: false, error: Some(FwError::BadSignature) };
-        assert_eq!(encode(&e).unwrap().as_slice(), br#"{"v":"0.2.0","error":"bad_signature"}"#);
-        assert!(decode::<FwProgress>(br#"{"v":"0.2.0","next":44,"done":true}"#).unwrap().done);
+        let p = FwProgress { seq: Seq(7), ..FwProgress::new(v.clone(), Some(8), false, None) };
+        assert_eq!(encode(&p).unwrap().as_slice(), br#"{"seq":7,"v":"0.2.0","next":8,"mac":"0000000000000000"}"#);
+        let e = FwProgress::new(v, None, false, Some(FwError::BadSignature));
+        assert_eq!(
+            encode(&e).unwrap().as_slice(),
+            br#"{"seq":0,"v":"0.2.0","error":"bad_signature","mac":"0000000000000000"}"#
+        );
+        assert!(decode::<FwProgress>(br#"{"seq":9,"v":"0.2.0","done":true,"mac":"0000000000000000"}"#).unwrap().done);
         assert_eq!(chunks(4224), 44);
     }
 }

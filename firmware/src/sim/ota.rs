@@ -53,7 +53,7 @@ impl Updates for SimUpdates {
     fn on_offer(&mut self, offer: &FwOffer) -> FwProgress {
         match self {
             SimUpdates::On(u) => u.on_offer(offer),
-            SimUpdates::Off => FwProgress { v: offer.v.clone(), next: None, done: false, error: Some(FwError::Flash) },
+            SimUpdates::Off => FwProgress::new(offer.v.clone(), None, false, Some(FwError::Flash)),
         }
     }
 

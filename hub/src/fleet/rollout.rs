@@ -429,7 +429,7 @@ mod tests {
     }
 
     fn progress(next: Option<u32>, done: bool, error: Option<FwError>) -> FwProgress {
-        FwProgress { v: "0.2.0".try_into().unwrap(), next, done, error }
+        FwProgress::new("0.2.0".try_into().unwrap(), next, done, error)
     }
 
     fn offered(sends: &[Send]) -> Vec<DeviceId> {

@@ -299,3 +299,25 @@ async fn a_hub_restarted_in_the_middle_of_a_rollout_takes_it_up_again() {
     class.wait_until(|s| s.firmware == v("0.2.0") && s.online(), WAIT).await.expect("all on 0.2.0");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn forged_failure_reports_from_a_bystander_do_not_halt_a_rollout() {
+    let app = TestApp::spawn("fw-forged").await;
+    let (room, class) = class_with_flash(&app, 3).await;
+    app.engine.start_session(room.clone(), "3A".into()).await.unwrap();
+    let id = roll_out(&app, &room, &ota::image(&SEED, v("0.2.0"), &payload(b"0.2.0", 1500))).await;
+    // While the rollout waits for the lesson, a bystander reports both first clickers as failed.
+    let wire = Observer::start(&app.mqtt, &format!("classhub/v1/{room}/#")).await;
+    for clicker in &class.clickers()[..2] {
+        let topic = topics::clicker(&room, &clicker.identity.device, ClickerTopic::FwProgress);
+        let forged = br#"{"seq":99999999999,"v":"0.2.0","error":"flash","mac":"0123456789abcdef"}"#;
+        wire.publish(topic.as_str(), forged, false).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    app.engine.end_session(room.clone()).await.unwrap();
+    let (phase, _, devices) = ended(&app, id).await;
+    assert_eq!(phase, "done", "the forged reports changed nothing: {devices:?}");
+    class.wait_until(|s| s.firmware == v("0.2.0"), WAIT).await.expect("all updated");
+    wire.stop().await;
+    app.stop().await;
+}
