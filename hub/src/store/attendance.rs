@@ -207,12 +207,7 @@ mod tests {
     const MIN: i64 = 60_000;
 
     async fn store(name: &str) -> Store {
-        let dir = std::env::temp_dir().join(format!(
-            "classhub-att-{name}-{}-{:08x}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        Store::open(&dir).await.unwrap()
+        crate::store::test_store(&format!("att-{name}")).await
     }
 
     fn checkin(device: &str, seq: u64, session: i64, at_ms: i64) -> Record {

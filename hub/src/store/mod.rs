@@ -161,6 +161,15 @@ pub enum Stored {
     CheckIn,
 }
 
+/// A store in a fresh temporary folder, for tests.
+#[cfg(test)]
+pub(crate) async fn test_store(name: &str) -> Store {
+    let dir =
+        std::env::temp_dir().join(format!("classhub-{name}-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    // Cannot fail on a fresh temporary folder unless the disk is full.
+    Store::open(&dir).await.expect("a test store opens")
+}
+
 /// The milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)

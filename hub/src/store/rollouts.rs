@@ -284,3 +284,27 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::rollout::Phase;
+    use crate::store::test_store;
+
+    #[tokio::test]
+    async fn a_replaced_rollout_stays_ended_and_only_the_newest_of_a_room_is_open() {
+        let store = test_store("rollouts").await;
+        let room = RoomCode::parse("b-204").unwrap();
+        let image = firmware::sim::ota::image(&[1; 32], Version::parse("0.2.0").unwrap(), b"payload");
+        let (image_id, _) = store.add_firmware_image(&image, "test", 0).await.unwrap();
+        let first = store.start_rollout(&room, image_id, Plan::default(), 1, "test").await.unwrap();
+        let second = store.start_rollout(&room, image_id, Plan::default(), 2, "test").await.unwrap();
+        // The engine, which read the first before it was replaced, saves it as running.
+        store.save_rollout(first, &Phase::Running(1), 1, &[], 3).await.unwrap();
+        let open: Vec<i64> = store.open_rollouts().await.unwrap().iter().map(|r| r.id).collect();
+        assert_eq!(open, [second]);
+        let (row, _) = store.rollout(first).await.unwrap().unwrap();
+        assert_eq!((row.phase.as_str(), row.detail.as_deref()), ("halted", Some("replaced by a newer rollout")));
+        assert!(check_image(b"short").is_err() && check_image(&image).is_ok());
+    }
+}
