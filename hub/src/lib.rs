@@ -9,7 +9,8 @@
 //! - [`app`] — `App::build` binds every listener; `run_until_stopped` runs and shuts down cleanly.
 //! - [`broker`] — the embedded MQTT broker (rmqtt), or none when an external one is configured.
 //! - [`ingest`] — MQTT in: a clicker message parsed once into an `Inbound`.
-//! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish.
+//! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish; its
+//!   `pair` and `rollouts` parts answer pairing exchanges and move firmware rollouts on.
 //! - [`classroom`] — the sans-IO core: sessions, questions, tallies.
 //! - [`fleet`] — the clickers as a fleet and the hub's own hardware: pairing (windows, modes, the
 //!   exchange), the battery trend, the status LED and pairing button, school-card check-in, and the
@@ -40,6 +41,17 @@ pub mod web;
 
 pub use dashboard;
 pub use firmware::protocol;
+
+/// Bytes as lowercase hex: how digests, keyed hashes and secrets are written everywhere.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        // Cannot fail: writing to a String never fails.
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
 
 /// The hub's version, as `classhub --version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

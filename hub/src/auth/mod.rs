@@ -169,7 +169,7 @@ pub fn new_password() -> String {
 /// A random secret as lowercase hex (`bytes` of randomness).
 pub fn random_hex(bytes: usize) -> String {
     let mut rng = rand::rng();
-    (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+    crate::hex(&(0..bytes).map(|_| rng.random::<u8>()).collect::<Vec<u8>>())
 }
 
 /// The secret in a login cookie. The store keeps only [`LoginToken::digest`], so a copy of the
@@ -195,7 +195,7 @@ impl LoginToken {
 
     /// What the store keeps: SHA-256 of the token, hex.
     pub fn digest(&self) -> String {
-        Sha256::digest(self.0.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex(&Sha256::digest(self.0.as_bytes()))
     }
 }
 

@@ -16,7 +16,7 @@ pub fn pseudonym(secret: &[u8], student: &str) -> String {
     // Cannot fail: HMAC takes a key of any length.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
     mac.update(student.as_bytes());
-    mac.finalize().into_bytes().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    crate::hex(&mac.finalize().into_bytes()[..16])
 }
 
 /// A statement id fixed by the clicker and the message's sequence number (a version 5 style UUID
@@ -27,8 +27,7 @@ pub fn statement_id(device: &str, seq: i64) -> String {
     b.copy_from_slice(&d[..16]);
     b[6] = (b[6] & 0x0f) | 0x50;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    super::xapi::uuid_text(&b)
 }
 
 /// One of the hub's own events.

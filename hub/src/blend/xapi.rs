@@ -44,7 +44,12 @@ pub fn new_uuid() -> String {
     let mut b: [u8; 16] = rand::random();
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    uuid_text(&b)
+}
+
+/// 16 bytes in the UUID spelling, `8-4-4-4-12` lowercase hex digits.
+pub fn uuid_text(b: &[u8; 16]) -> String {
+    let h = crate::hex(b);
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 

@@ -38,8 +38,7 @@ pub async fn pair(store: &Store, room: &RoomCode, mode: Mode, seconds: u32) -> a
                 store.close_pairing_window(window.id, store::now_ms(), store::close_reason::CLOSED).await?;
             }
         }
-        // Windows whose time is up are closed by the query that lists the open ones.
-        store.open_pairing_windows(store::now_ms()).await?;
+        store.close_due_pairing_windows(store::now_ms()).await?;
         let row = store.pairing_window(window.id).await?.context("the pairing window vanished")?;
         bar.set_position(u64::from(row.window.paired));
         let left = (row.window.until_ms - store::now_ms()).max(0) / 1000;

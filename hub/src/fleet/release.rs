@@ -9,11 +9,8 @@ use firmware::ota::image::{self, Version};
 use firmware::protocol::RoomCode;
 
 use super::rollout::Plan;
+use crate::hex;
 use crate::store::{self, Store};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn read_key(path: &Path) -> anyhow::Result<[u8; 32]> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading the key {}", path.display()))?;

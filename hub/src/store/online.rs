@@ -23,7 +23,7 @@ fn dedup(e: &Event) -> String {
         Origin::MoodleLogs => format!("moodle\n{}\n{}\n{}\n{}", e.identity, e.at_ms, e.kind, e.activity),
         Origin::CanvasAccess => format!("canvas\n{}\n{}", e.identity, e.activity),
     };
-    Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&Sha256::digest(key.as_bytes()))
 }
 
 impl Store {

@@ -112,17 +112,24 @@ impl Store {
         Ok(())
     }
 
-    /// Closes every window whose time is up, then lists those still open.
+    /// The windows still open at `now_ms`.
     pub async fn open_pairing_windows(&self, now_ms: i64) -> Result<Vec<Window>, StoreError> {
+        // Only reads: the engine asks every second, and must not wait for the write lock.
+        let rows = sqlx::query("SELECT * FROM pairing_windows WHERE closed_ms IS NULL AND until_ms > ? ORDER BY id")
+            .bind(now_ms)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| window_from_row(r).map(|w| w.window)).collect()
+    }
+
+    /// Closes every window whose time is up (as `time_up`, at its end).
+    pub async fn close_due_pairing_windows(&self, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE pairing_windows SET closed_ms = until_ms, close_reason = ? WHERE closed_ms IS NULL AND until_ms <= ?")
             .bind(reason::TIME_UP)
             .bind(now_ms)
             .execute(&self.pool)
             .await?;
-        let rows = sqlx::query("SELECT * FROM pairing_windows WHERE closed_ms IS NULL ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| window_from_row(r).map(|w| w.window)).collect()
+        Ok(())
     }
 
     /// One window, open or closed.

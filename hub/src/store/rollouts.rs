@@ -100,7 +100,7 @@ impl Store {
     /// Keeps a checked image; returns its id and version.
     pub async fn add_firmware_image(&self, image: &[u8], by: &str, now_ms: i64) -> Result<(i64, Version), StoreError> {
         let header = check_image(image).map_err(StoreError::BadImage)?;
-        let sha: String = header.sha256.iter().map(|b| format!("{b:02x}")).collect();
+        let sha = crate::hex(&header.sha256);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO firmware_images (version, sha256, image, added_ms, added_by) VALUES (?, ?, ?, ?, ?) RETURNING id",
         )

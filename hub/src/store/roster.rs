@@ -92,7 +92,7 @@ pub fn keyed_hash(secret: &[u8], data: &[u8]) -> String {
     // Cannot fail: HMAC takes a key of any length.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
     mac.update(data);
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&mac.finalize().into_bytes())
 }
 
 impl Store {

@@ -44,7 +44,7 @@ pub fn day_start(tz: &TimeZone, date: &str) -> Option<i64> {
 
 /// A student's key in links: the start of SHA-256 of their name, so no name is in a URL.
 pub fn student_key(student: &str) -> String {
-    Sha256::digest(student.as_bytes()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::hex(&Sha256::digest(student.as_bytes())[..8])
 }
 
 fn view_mark(m: Mark) -> ViewMark {

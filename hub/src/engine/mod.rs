@@ -9,20 +9,24 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use firmware::protocol::pairing::{Bytes, PairDone, PairRefusal};
 use firmware::protocol::{
-    self, Ack, AckStatus, Authenticated, Choices, ClaimId, ClickerTopic, DeviceId, DeviceKey, PairTopic, Presence,
-    QuestionAnnouncement, QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
+    self, Ack, AckStatus, Authenticated, Choices, ClickerTopic, DeviceId, DeviceKey, Presence, QuestionAnnouncement,
+    QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
 };
 use rumqttc::{AsyncClient, QoS};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::classroom::{Classroom, ClassroomError, Live, LivePairing, Phase, Question, Session, Verdict};
-use crate::fleet::pairing::{self as pairing, Confirmed, Mode, Pairings, Started, Window};
-use crate::fleet::rollout::{self, Rollout};
+use crate::fleet::pairing::{Mode, Pairings, Window};
+use crate::fleet::rollout::Rollout;
 use crate::ingest::{self, From, Inbound, Refused};
 use crate::metrics::Metrics;
 use crate::store::{self, Device, DeviceUpdate, Record, Store, StoreError};
+
+mod pair;
+mod rollouts;
+
+pub use pair::open_pairing_window;
 
 /// One message as it came off the broker.
 #[derive(Debug)]
@@ -754,270 +758,6 @@ impl Engine {
         }
     }
 
-    async fn open_pairing(
-        &mut self,
-        room: &RoomCode,
-        mode: Mode,
-        seconds: u32,
-        by: &str,
-    ) -> Result<Window, CommandError> {
-        let window = open_pairing_window(&self.store, room, mode, seconds, by).await?;
-        self.pairing.open(window.clone());
-        tracing::info!(room = %room, seconds, "pairing window opened by {by}");
-        self.refresh_live(&BTreeSet::from([room.clone()]));
-        Ok(window)
-    }
-
-    async fn close_pairing(&mut self, room: &RoomCode) -> Result<(), CommandError> {
-        let Some(w) = self.pairing.close(room) else { return Ok(()) };
-        self.store.close_pairing_window(w.id, store::now_ms(), store::close_reason::CLOSED).await?;
-        self.refresh_live(&BTreeSet::from([room.clone()]));
-        Ok(())
-    }
-
-    /// Takes the store's open windows (closing those whose time is up), and drops stale exchanges.
-    async fn sync_pairing(&mut self) {
-        let now = store::now_ms();
-        let before: BTreeMap<RoomCode, (i64, u32, u32)> =
-            self.pairing.windows().map(|w| (w.room.clone(), (w.id, w.paired, w.wrong))).collect();
-        match self.store.open_pairing_windows(now).await {
-            Ok(open) => self.pairing.sync(open),
-            Err(e) => tracing::warn!("reading pairing windows: {e}"),
-        }
-        self.pairing.expire(now);
-        let after: BTreeMap<RoomCode, (i64, u32, u32)> =
-            self.pairing.windows().map(|w| (w.room.clone(), (w.id, w.paired, w.wrong))).collect();
-        if before != after {
-            for room in after.keys() {
-                if self.rooms.add(room) {
-                    for filter in ingest::subscriptions(room) {
-                        let _ = self.mqtt.subscribe(filter, QoS::AtLeastOnce).await;
-                    }
-                }
-            }
-            self.refresh_live(&before.into_keys().chain(after.into_keys()).collect());
-        }
-    }
-
-    async fn publish_pair<T: serde::Serialize>(&self, room: &RoomCode, claim: &ClaimId, kind: PairTopic, msg: &T) {
-        let topic = topics::pair(room, claim, kind);
-        // Cannot fail: every pairing message is far below the payload limit.
-        let payload = protocol::encode(msg).map(|b| b.to_vec()).unwrap_or_default();
-        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_err() {
-            tracing::warn!("MQTT client closed; pairing {kind:?} not sent");
-        }
-    }
-
-    /// One pairing message: a start is answered with the hub's share, a confirmation with a device
-    /// id (stored first) or a refusal.
-    async fn on_pair(&mut self, msg: ingest::PairMessage) {
-        let now = store::now_ms();
-        let (room, claim) = (msg.room, msg.claim);
-        let confirm = match msg.body {
-            ingest::PairInbound::Start(start) => {
-                // A window a CLI has just opened in another process: look in the store now rather
-                // than at the next tick (at most every 200 ms, so a flood costs little).
-                if self.pairing.window(&room).is_none()
-                    && self.last_pairing_sync.is_none_or(|t| t.elapsed() >= Duration::from_millis(200))
-                {
-                    self.last_pairing_sync = Some(Instant::now());
-                    self.sync_pairing().await;
-                }
-                match self.pairing.on_start(&room, claim, &start, now, &rand::random::<[u8; 64]>()) {
-                    Started::Reply(reply) => self.publish_pair(&room, &claim, PairTopic::Reply, &reply).await,
-                    Started::Refuse(why) => {
-                        self.publish_pair(&room, &claim, PairTopic::Done, &PairDone::refused(why)).await
-                    }
-                    Started::Ignore => {}
-                }
-                return;
-            }
-            ingest::PairInbound::Confirm(confirm) => confirm,
-        };
-        let (window, keys) = match self.pairing.on_confirm(&room, claim, &confirm, now) {
-            Confirmed::Accept { window, keys } => (window, keys),
-            Confirmed::Wrong { window, wrong, closed } => {
-                self.log.warn("wrong pairing code", format_args!("{wrong} in {room}'s window"));
-                let _ = self.store.pairing_wrong_code(window, wrong).await;
-                if closed {
-                    tracing::warn!(room = %room, "pairing window closed after {wrong} wrong codes");
-                    let _ = self.store.close_pairing_window(window, now, store::close_reason::WRONG_CODES).await;
-                }
-                self.refresh_live(&BTreeSet::from([room.clone()]));
-                let refusal = PairDone::refused(PairRefusal::WrongCode);
-                return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
-            }
-            Confirmed::Closed => {
-                let refusal = PairDone::refused(PairRefusal::Closed);
-                return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
-            }
-            Confirmed::Ignore => return,
-        };
-        let (student, replaces, loaner) = match &window.mode {
-            Mode::Room => (None, None, false),
-            Mode::Student { student, replaces } => (Some(student.clone()), replaces.clone(), false),
-            Mode::Loaner { student } => (Some(student.clone()), None, true),
-            Mode::ClassInOrder { class } => match self.store.next_unpaired_student(class).await {
-                Ok(Some((_, name))) => (Some(name), None, false),
-                Ok(None) => {
-                    self.pairing.close(&room);
-                    let _ = self.store.close_pairing_window(window.id, now, store::close_reason::CLASS_COMPLETE).await;
-                    self.refresh_live(&BTreeSet::from([room.clone()]));
-                    let refusal = PairDone::refused(PairRefusal::ClassComplete);
-                    return self.publish_pair(&room, &claim, PairTopic::Done, &refusal).await;
-                }
-                Err(e) => return tracing::error!("pairing in {room}: {e}"),
-            },
-        };
-        let mut stored = None;
-        for _ in 0..3 {
-            let mut device = crate::web::generate_device(room.clone(), student.clone());
-            device.key = keys.device_key(&device.id);
-            let paired = store::Paired { device, loaner, window: window.id, replaces: replaces.clone() };
-            match self.store.add_paired(&paired, now).await {
-                Ok(()) => {
-                    stored = Some(paired.device);
-                    break;
-                }
-                Err(StoreError::DeviceExists(_)) => continue,
-                Err(e) => {
-                    // Nothing is sent: the clicker gives up waiting and its student types the code again.
-                    tracing::error!("storing a paired clicker in {room}: {e}");
-                    return;
-                }
-            }
-        }
-        let Some(device) = stored else { return };
-        tracing::info!(room = %room, device = %device.id, "clicker paired");
-        let done = PairDone {
-            device: Some(device.id.clone()),
-            tag: Some(Bytes(keys.hub_confirms(&device.id))),
-            refused: None,
-        };
-        if let Some(old) = &replaces {
-            self.forget_device(old);
-        }
-        self.learn_device(device).await;
-        let still_open = self.pairing.paired(&room).is_some();
-        if !still_open {
-            let _ = self.store.close_pairing_window(window.id, now, store::close_reason::DONE).await;
-        } else if let Mode::ClassInOrder { class } = &window.mode
-            && matches!(self.store.next_unpaired_student(class).await, Ok(None))
-        {
-            self.pairing.close(&room);
-            let _ = self.store.close_pairing_window(window.id, now, store::close_reason::CLASS_COMPLETE).await;
-        }
-        self.refresh_live(&BTreeSet::from([room.clone()]));
-        self.publish_pair(&room, &claim, PairTopic::Done, &done).await;
-    }
-
-    /// Takes up rollouts started elsewhere (the CLI, the technician page), moves each on — nothing
-    /// while a lesson runs in its room — and keeps what changed.
-    async fn sync_rollouts(&mut self) {
-        let now = store::now_ms();
-        match self.store.open_rollouts().await {
-            Ok(rows) => {
-                let open: HashSet<i64> = rows.iter().map(|r| r.id).collect();
-                self.rollouts.retain(|_, r| open.contains(&r.id));
-                for row in rows {
-                    if self.rollouts.get(&row.room).is_some_and(|r| r.id == row.id) {
-                        continue;
-                    }
-                    match self.load_rollout(&row, now).await {
-                        Ok(r) => {
-                            tracing::info!(room = %row.room, version = %row.version, "firmware rollout taken up");
-                            self.rollouts.insert(row.room.clone(), r);
-                        }
-                        Err(e) => tracing::warn!(room = %row.room, "firmware rollout {}: {e}", row.id),
-                    }
-                }
-            }
-            Err(e) => tracing::warn!("reading rollouts: {e}"),
-        }
-        let mut out = Vec::new();
-        for (room, r) in self.rollouts.iter_mut() {
-            let lesson = self.classroom.session(room).is_some();
-            let sends = r.tick(now, lesson, |d| self.online.contains(d));
-            out.extend(sends.into_iter().map(|s| (room.clone(), s)));
-        }
-        for (room, send) in out {
-            self.publish_fw(&room, send).await;
-        }
-        let ids: Vec<RoomCode> = self.rollouts.keys().cloned().collect();
-        for room in ids {
-            let Some(r) = self.rollouts.get_mut(&room) else { continue };
-            let (changed, phase_changed) = r.take_changes();
-            if changed.is_empty() && !phase_changed {
-                continue;
-            }
-            if phase_changed {
-                tracing::info!(room = %room, phase = r.phase.as_str(), "firmware rollout");
-            }
-            let (id, phase, stage) = (r.id, r.phase.clone(), r.stage());
-            if let Err(e) = self.store.save_rollout(id, &phase, stage, &changed, now).await {
-                tracing::warn!("keeping rollout {id}: {e}");
-            }
-            if phase.ended() {
-                self.rollouts.remove(&room);
-            }
-        }
-    }
-
-    async fn load_rollout(&self, row: &store::RolloutRow, now: i64) -> Result<Rollout, StoreError> {
-        let image =
-            self.store.firmware_image(row.image_id).await?.ok_or_else(|| StoreError::Corrupt("no image".into()))?;
-        let version = firmware::ota::image::Version::parse(&row.version)
-            .ok_or_else(|| StoreError::Corrupt(format!("firmware version {:?}", row.version)))?;
-        let devices = self
-            .store
-            .room_firmware(&row.room)
-            .await?
-            .into_iter()
-            .map(|(d, fw)| (d, fw.as_deref().and_then(firmware::ota::image::Version::parse)))
-            .collect();
-        let fresh = Rollout::new(row.id, row.room.clone(), version, Arc::new(image), row.plan, devices);
-        let phase = match row.phase.as_str() {
-            "new" => return Ok(fresh),
-            "waiting_for_lesson" => rollout::Phase::WaitingForLesson,
-            _ => rollout::Phase::Running(row.stage),
-        };
-        let targets = self.store.rollout_targets(row.id).await?;
-        Ok(fresh.restore(phase, row.stage, targets, now))
-    }
-
-    async fn publish_fw(&self, room: &RoomCode, send: rollout::Send) {
-        let (device, kind, payload) = match &send {
-            rollout::Send::Offer(d, offer) => (d, ClickerTopic::FwOffer, protocol::encode(offer)),
-            rollout::Send::Chunk(d, chunk) => (d, ClickerTopic::FwChunk, protocol::encode(chunk)),
-        };
-        let topic = topics::clicker(room, device, kind);
-        // Cannot fail: offers and chunks are sized to fit the payload limit.
-        let payload = payload.map(|p| p.to_vec()).unwrap_or_default();
-        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, false, payload).await.is_err() {
-            tracing::warn!("MQTT client closed; firmware message not sent");
-        }
-    }
-
-    /// A clicker's firmware progress: chunks for it, or a new step. Only a report with the
-    /// clicker's MAC and a sequence number above its last report counts: a forged or replayed one
-    /// could otherwise fail a clicker and halt a rollout.
-    async fn on_fw_progress(&mut self, from: &From, p: &firmware::protocol::update::FwProgress) {
-        let Some(known) = self.devices.get(&from.device).filter(|k| k.room == from.room) else { return };
-        if mac::verify(&known.key, &from.device, p).is_err() {
-            self.log.warn("firmware report refused (bad MAC)", &from.device);
-            return;
-        }
-        if self.fw_seq.get(&from.device).is_some_and(|last| p.seq <= *last) {
-            return;
-        }
-        self.fw_seq.insert(from.device.clone(), p.seq);
-        let lesson = self.classroom.session(&from.room).is_some();
-        let Some(r) = self.rollouts.get_mut(&from.room) else { return };
-        for send in r.on_progress(&from.device, p, store::now_ms(), lesson) {
-            self.publish_fw(&from.room, send).await;
-        }
-    }
-
     /// A clicker leaves service: its messages are refused from now on and it is no longer expected.
     fn forget_device(&mut self, device: &DeviceId) {
         let Some(known) = self.devices.remove(device) else { return };
@@ -1123,34 +863,6 @@ impl Engine {
             }
         });
     }
-}
-
-/// Checks and stores a new pairing window with a fresh code: the engine's way and the CLI's (whose
-/// window the running hub takes up within a second).
-pub async fn open_pairing_window(
-    store: &Store,
-    room: &RoomCode,
-    mode: Mode,
-    seconds: u32,
-    by: &str,
-) -> Result<Window, CommandError> {
-    if !(1..=pairing::MAX_SECONDS).contains(&seconds) {
-        return Err(CommandError::Invalid(format!("a pairing window lasts 1 to {} seconds", pairing::MAX_SECONDS)));
-    }
-    match &mode {
-        Mode::Student { student, .. } | Mode::Loaner { student } if student.trim().is_empty() => {
-            return Err(CommandError::Invalid("choose a student".into()));
-        }
-        Mode::ClassInOrder { class } if store.class_students(class).await?.is_empty() => {
-            return Err(CommandError::Invalid(format!("class {class:?} has no students in the roster")));
-        }
-        _ => {}
-    }
-    let code = firmware::pake::PairCode::from_random(rand::random::<u8>);
-    let now = store::now_ms();
-    let until_ms = now + i64::from(seconds) * 1000;
-    let id = store.open_pairing_window(room, &mode, &code, now, until_ms, by).await?;
-    Ok(Window { id, room: room.clone(), mode, code, until_ms, wrong: 0, paired: 0 })
 }
 
 /// What a message looks like in the store, to tell a retransmission (same number, same content:
