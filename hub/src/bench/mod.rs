@@ -12,7 +12,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use firmware::State;
@@ -126,6 +126,34 @@ fn cpu_ms(pid: u32) -> Option<f64> {
         ns += stat.split_whitespace().next().and_then(|n| n.parse::<f64>().ok()).unwrap_or(0.0);
     }
     Some(ns / 1e6)
+}
+
+/// The machine's busy and total CPU time so far, in clock ticks (the first line of /proc/stat).
+fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat.lines().next()?.split_whitespace().skip(1).filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal ...: idle and iowait are the quiet part.
+    let total: u64 = fields.iter().take(8).sum();
+    let quiet = fields.get(3)? + fields.get(4)?;
+    Some((total - quiet, total))
+}
+
+/// Waits until a tenth of a second passes with the machine's CPUs at most 10 % busy, or `limit`.
+async fn settle(limit: Duration) {
+    let started = Instant::now();
+    let mut last = machine_ticks();
+    while started.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = machine_ticks();
+        if let (Some((busy0, total0)), Some((busy1, total1))) = (last, now) {
+            if total1 > total0 && (busy1 - busy0) * 10 <= total1 - total0 {
+                return;
+            }
+        } else {
+            return;
+        }
+        last = now;
+    }
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -244,6 +272,9 @@ async fn run_phase(
         .wait_until(|s| s.sees_open_question(), connect_limit)
         .await
         .map_err(|e| anyhow::anyhow!("clickers did not all connect and see the question: {e}"))?;
+    // Students sit down before the first question: let the connection storm (hellos and statuses
+    // still on their way through the broker and the hub) pass before anyone presses.
+    settle(Duration::from_secs(10)).await;
     let cpu_before = watch.and_then(cpu_ms);
     class.play_evenly(&Plan::Everyone(Button::B), spread_ms).await;
     let _ = class.wait_until(|s| s.state == State::Stored, Duration::from_secs(30)).await;
