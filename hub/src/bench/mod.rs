@@ -138,18 +138,27 @@ fn machine_ticks() -> Option<(u64, u64)> {
     Some((total - quiet, total))
 }
 
-/// Waits until a tenth of a second passes with the machine's CPUs at most 10 % busy, or `limit`.
-async fn settle(limit: Duration) {
+/// Waits until a tenth of a second passes with the machine's CPUs at most 10 % busy and the hub
+/// process (if any) using under a millisecond of CPU, or `limit`. A hub still writing the last
+/// hellos waits mostly on the disk, so the machine alone can look quiet while it is not.
+async fn settle(hub: Option<u32>, limit: Duration) {
     let started = Instant::now();
-    let mut last = machine_ticks();
+    let sample = || (machine_ticks(), hub.and_then(cpu_ms));
+    let mut last = sample();
     while started.elapsed() < limit {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = machine_ticks();
-        if let (Some((busy0, total0)), Some((busy1, total1))) = (last, now) {
-            if total1 > total0 && (busy1 - busy0) * 10 <= total1 - total0 {
-                return;
+        let now = sample();
+        let machine_quiet = match (last.0, now.0) {
+            (Some((busy0, total0)), Some((busy1, total1))) => {
+                total1 > total0 && (busy1 - busy0) * 10 <= total1 - total0
             }
-        } else {
+            _ => true,
+        };
+        let hub_quiet = match (last.1, now.1) {
+            (Some(before), Some(after)) => after - before < 1.0,
+            _ => true,
+        };
+        if machine_quiet && hub_quiet {
             return;
         }
         last = now;
@@ -274,7 +283,7 @@ async fn run_phase(
         .map_err(|e| anyhow::anyhow!("clickers did not all connect and see the question: {e}"))?;
     // Students sit down before the first question: let the connection storm (hellos and statuses
     // still on their way through the broker and the hub) pass before anyone presses.
-    settle(Duration::from_secs(10)).await;
+    settle(watch, Duration::from_secs(10)).await;
     let cpu_before = watch.and_then(cpu_ms);
     class.play_evenly(&Plan::Everyone(Button::B), spread_ms).await;
     let _ = class.wait_until(|s| s.state == State::Stored, Duration::from_secs(30)).await;
