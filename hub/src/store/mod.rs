@@ -12,7 +12,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use sqlx::{Row, Sqlite, SqlitePool};
 
-/// Rows per multi-row INSERT: 5 values each stays far below SQLite's limit on bound parameters.
 use crate::classroom::{Phase, Question, Session};
 
 mod accounts;
