@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use firmware::protocol::DeviceId;
+use sqlx::query_builder::Separated;
+use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use super::{DeviceUpdate, Record, Store, StoreError, now_ms};
@@ -76,84 +78,106 @@ impl<'a> DeviceNews<'a> {
 
     async fn write(&self, tx: &mut SqliteConnection, now: i64) -> Result<(), StoreError> {
         let hellos: Vec<_> = self.hellos.iter().collect();
-        for chunk in chunks(&hellos) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET last_seen_ms = ");
-            q.push_bind(now);
-            q.push(
-                ", firmware = v.column2, battery_mv = v.column3, rssi = v.column4, online = v.column5 \
-                 FROM (",
-            );
-            q.push_values(chunk, |mut row, (device, (firmware, mv, rssi, online))| {
+        in_chunks(
+            tx,
+            "UPDATE devices SET last_seen_ms = v.column2, firmware = v.column3, battery_mv = v.column4, \
+             rssi = v.column5, online = v.column6 FROM (",
+            &hellos,
+            ") AS v WHERE devices.id = v.column1",
+            |mut row, (device, (firmware, mv, rssi, online))| {
                 row.push_bind(device.as_str().to_owned())
+                    .push_bind(now)
                     .push_bind((*firmware).to_owned())
                     .push_bind(*mv as i64)
                     .push_bind(*rssi as i64)
                     .push_bind(*online as i64);
-            });
-            q.push(") AS v WHERE devices.id = v.column1");
-            q.build().execute(&mut *tx).await?;
-        }
+            },
+        )
+        .await?;
         let presence: Vec<_> = self.presence.iter().collect();
-        for chunk in chunks(&presence) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE devices SET last_seen_ms = ");
-            q.push_bind(now);
-            q.push(", online = v.column2 FROM (");
-            q.push_values(chunk, |mut row, (device, online)| {
-                row.push_bind(device.as_str().to_owned()).push_bind(**online as i64);
-            });
-            q.push(") AS v WHERE devices.id = v.column1");
-            q.build().execute(&mut *tx).await?;
-        }
-        for chunk in chunks(&self.readings) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO battery_readings (device_id, at_ms, mv) ");
-            q.push_values(chunk, |mut row, (device, mv)| {
+        in_chunks(
+            tx,
+            "UPDATE devices SET last_seen_ms = v.column2, online = v.column3 FROM (",
+            &presence,
+            ") AS v WHERE devices.id = v.column1",
+            |mut row, (device, online)| {
+                row.push_bind(device.as_str().to_owned()).push_bind(now).push_bind(**online as i64);
+            },
+        )
+        .await?;
+        in_chunks(
+            tx,
+            "INSERT INTO battery_readings (device_id, at_ms, mv) ",
+            &self.readings,
+            "",
+            |mut row, (device, mv)| {
                 row.push_bind(device.as_str().to_owned()).push_bind(now).push_bind(*mv as i64);
-            });
-            q.build().execute(&mut *tx).await?;
-        }
+            },
+        )
+        .await?;
         Ok(())
     }
 }
 
-/// Inserts presses and check-ins; RETURNING names the rows that were new (a conflict inserts
-/// nothing), collected into `inserted`.
-async fn insert_records(
+/// Runs `head VALUES (…), (…) tail` over `rows` in chunks of the sizes in [`CHUNKS`], `bind` filling
+/// one row's values; returns what the statements returned.
+async fn in_chunks<T>(
     tx: &mut SqliteConnection,
-    batch: &[Record],
-    inserted: &mut HashSet<(String, i64)>,
-) -> Result<(), StoreError> {
-    let presses: Vec<&Record> = batch.iter().filter(|r| matches!(r, Record::Press { .. })).collect();
-    let checkins: Vec<&Record> = batch.iter().filter(|r| matches!(r, Record::CheckIn { .. })).collect();
-    for chunk in chunks(&presses) {
-        let mut q =
-            QueryBuilder::<Sqlite>::new("INSERT INTO presses (device_id, seq, question_id, answer, received_ms) ");
-        q.push_values(chunk, |mut row, r| {
-            if let Record::Press { device, seq, question, answer, at_ms } = r {
-                row.push_bind(device.as_str().to_owned())
-                    .push_bind(seq.0 as i64)
-                    .push_bind(*question as i64)
-                    .push_bind(answer.to_string())
-                    .push_bind(*at_ms);
+    head: &str,
+    rows: &[T],
+    tail: &str,
+    mut bind: impl FnMut(Separated<'_, Sqlite, &'static str>, &T),
+) -> Result<Vec<SqliteRow>, StoreError> {
+    let mut returned = Vec::new();
+    for chunk in chunks(rows) {
+        let mut q = QueryBuilder::<Sqlite>::new(head);
+        q.push_values(chunk, &mut bind);
+        q.push(tail);
+        returned.extend(q.build().fetch_all(&mut *tx).await?);
+    }
+    Ok(returned)
+}
+
+/// Inserts presses and check-ins; RETURNING names the rows that were new (a conflict inserts
+/// nothing).
+async fn insert_records(tx: &mut SqliteConnection, batch: &[Record]) -> Result<HashSet<(String, i64)>, StoreError> {
+    let (mut presses, mut checkins) = (Vec::new(), Vec::new());
+    for record in batch {
+        match record {
+            Record::Press { device, seq, question, answer, at_ms } => {
+                presses.push((device, *seq, *question, answer, *at_ms))
             }
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING device_id, seq");
-        for row in q.build().fetch_all(&mut *tx).await? {
-            inserted.insert((row.get(0), row.get(1)));
+            Record::CheckIn { device, seq, session, at_ms } => checkins.push((device, *seq, *session, *at_ms)),
         }
     }
-    for chunk in chunks(&checkins) {
-        let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO checkins (device_id, seq, session_id, received_ms) ");
-        q.push_values(chunk, |mut row, r| {
-            if let Record::CheckIn { device, seq, session, at_ms } = r {
+    const NEW: &str = " ON CONFLICT DO NOTHING RETURNING device_id, seq";
+    let mut rows = in_chunks(
+        tx,
+        "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) ",
+        &presses,
+        NEW,
+        |mut row, (device, seq, question, answer, at_ms)| {
+            row.push_bind(device.as_str().to_owned())
+                .push_bind(seq.0 as i64)
+                .push_bind(*question as i64)
+                .push_bind(answer.to_string())
+                .push_bind(*at_ms);
+        },
+    )
+    .await?;
+    rows.extend(
+        in_chunks(
+            tx,
+            "INSERT INTO checkins (device_id, seq, session_id, received_ms) ",
+            &checkins,
+            NEW,
+            |mut row, (device, seq, session, at_ms)| {
                 row.push_bind(device.as_str().to_owned()).push_bind(seq.0 as i64).push_bind(*session).push_bind(*at_ms);
-            }
-        });
-        q.push(" ON CONFLICT DO NOTHING RETURNING device_id, seq");
-        for row in q.build().fetch_all(&mut *tx).await? {
-            inserted.insert((row.get(0), row.get(1)));
-        }
-    }
-    Ok(())
+            },
+        )
+        .await?,
+    );
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 impl Store {
@@ -163,8 +187,7 @@ impl Store {
     pub async fn commit(&self, batch: &[Record], updates: &[DeviceUpdate]) -> Result<Vec<bool>, StoreError> {
         let mut tx = self.write().await?;
         DeviceNews::fold(updates).write(&mut tx, now_ms()).await?;
-        let mut inserted = HashSet::new();
-        insert_records(&mut tx, batch, &mut inserted).await?;
+        let inserted = insert_records(&mut tx, batch).await?;
         let fresh = batch
             .iter()
             .map(|r| {
