@@ -1,44 +1,36 @@
 //! The hot path's one transaction: a batch of answers and check-ins, and what the hellos and statuses
-//! that came with them say about their clickers, written with a few multi-row statements.
+//! that came with them say about their clickers, written with one statement per table.
 //!
-//! Every statement is a round trip to SQLite's worker thread, so nothing here is written a row at a
-//! time: 1,000 clickers saying hello used to be 2,000 statements in the transaction that the next
-//! burst of answers had to wait for. Inserts go in chunks of fixed sizes, so the few statements
-//! there are get prepared once and reused from the connection's cache.
+//! Every statement is a round trip to SQLite's worker thread, and under a lecture-hall burst each
+//! round trip waits for that thread to be scheduled on cores the broker and the clickers also want.
+//! So a batch is never written a row at a time, nor in chunks: its rows go to SQLite as one JSON
+//! array bound to one parameter and unpacked there by `json_each`, whatever the batch's size. The
+//! few statements are fixed text, prepared once and reused from the connection's cache.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
 use firmware::protocol::DeviceId;
-use sqlx::query_builder::Separated;
+use serde::Serialize;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 
 use super::{DeviceUpdate, Record, Store, StoreError, now_ms};
 
-/// The chunk sizes a batch is cut into, largest first (a batch of 300 goes as 256 + 16·2 + 4·3).
-const CHUNKS: [usize; 5] = [256, 64, 16, 4, 1];
-
-/// Cuts `n` rows into chunks of the sizes in [`CHUNKS`], largest first.
-fn chunk_sizes(mut n: usize) -> Vec<usize> {
-    let mut sizes = Vec::new();
-    for size in CHUNKS {
-        while n >= size {
-            sizes.push(size);
-            n -= size;
-        }
+/// Runs `sql`, whose one parameter is `rows` as a JSON array (each row an array of its values, read
+/// in SQL as `value ->> 0`, `value ->> 1`, …); returns what the statement returned. No rows, no
+/// statement.
+async fn for_each_row<T: Serialize>(
+    tx: &mut SqliteConnection,
+    sql: &'static str,
+    rows: &[T],
+) -> Result<Vec<SqliteRow>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
     }
-    sizes
-}
-
-/// `rows` cut as [`chunk_sizes`] says.
-fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    chunk_sizes(rows.len()).into_iter().map(move |size| {
-        let (chunk, tail) = rest.split_at(size);
-        rest = tail;
-        chunk
-    })
+    // Cannot fail: the rows are strings and integers.
+    let json = serde_json::to_string(rows).unwrap_or_default();
+    Ok(sqlx::query(sql).bind(json).fetch_all(&mut *tx).await?)
 }
 
 /// What one batch's hellos and statuses leave behind per clicker: the newest hello's readings and
@@ -76,66 +68,39 @@ impl<'a> DeviceNews<'a> {
         news
     }
 
+    /// Writes the news at time `now` (epoch ms).
     async fn write(&self, tx: &mut SqliteConnection, now: i64) -> Result<(), StoreError> {
-        let hellos: Vec<_> = self.hellos.iter().collect();
-        in_chunks(
+        let hellos: Vec<_> = self
+            .hellos
+            .iter()
+            .map(|(device, (firmware, mv, rssi, online))| (device.as_str(), now, *firmware, *mv, *rssi, *online))
+            .collect();
+        for_each_row(
             tx,
-            "UPDATE devices SET last_seen_ms = v.column2, firmware = v.column3, battery_mv = v.column4, \
-             rssi = v.column5, online = v.column6 FROM (",
+            "UPDATE devices SET last_seen_ms = v.value ->> 1, firmware = v.value ->> 2, \
+             battery_mv = v.value ->> 3, rssi = v.value ->> 4, online = v.value ->> 5 \
+             FROM json_each(?) AS v WHERE devices.id = v.value ->> 0",
             &hellos,
-            ") AS v WHERE devices.id = v.column1",
-            |mut row, (device, (firmware, mv, rssi, online))| {
-                row.push_bind(device.as_str().to_owned())
-                    .push_bind(now)
-                    .push_bind((*firmware).to_owned())
-                    .push_bind(*mv as i64)
-                    .push_bind(*rssi as i64)
-                    .push_bind(*online as i64);
-            },
         )
         .await?;
-        let presence: Vec<_> = self.presence.iter().collect();
-        in_chunks(
+        let presence: Vec<_> = self.presence.iter().map(|(device, online)| (device.as_str(), now, *online)).collect();
+        for_each_row(
             tx,
-            "UPDATE devices SET last_seen_ms = v.column2, online = v.column3 FROM (",
+            "UPDATE devices SET last_seen_ms = v.value ->> 1, online = v.value ->> 2 \
+             FROM json_each(?) AS v WHERE devices.id = v.value ->> 0",
             &presence,
-            ") AS v WHERE devices.id = v.column1",
-            |mut row, (device, online)| {
-                row.push_bind(device.as_str().to_owned()).push_bind(now).push_bind(**online as i64);
-            },
         )
         .await?;
-        in_chunks(
+        let readings: Vec<_> = self.readings.iter().map(|(device, mv)| (device.as_str(), now, *mv)).collect();
+        for_each_row(
             tx,
-            "INSERT INTO battery_readings (device_id, at_ms, mv) ",
-            &self.readings,
-            "",
-            |mut row, (device, mv)| {
-                row.push_bind(device.as_str().to_owned()).push_bind(now).push_bind(*mv as i64);
-            },
+            "INSERT INTO battery_readings (device_id, at_ms, mv) \
+             SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)",
+            &readings,
         )
         .await?;
         Ok(())
     }
-}
-
-/// Runs `head VALUES (…), (…) tail` over `rows` in chunks of the sizes in [`CHUNKS`], `bind` filling
-/// one row's values; returns what the statements returned.
-async fn in_chunks<T>(
-    tx: &mut SqliteConnection,
-    head: &str,
-    rows: &[T],
-    tail: &str,
-    mut bind: impl FnMut(Separated<'_, Sqlite, &'static str>, &T),
-) -> Result<Vec<SqliteRow>, StoreError> {
-    let mut returned = Vec::new();
-    for chunk in chunks(rows) {
-        let mut q = QueryBuilder::<Sqlite>::new(head);
-        q.push_values(chunk, &mut bind);
-        q.push(tail);
-        returned.extend(q.build().fetch_all(&mut *tx).await?);
-    }
-    Ok(returned)
 }
 
 /// Inserts presses and check-ins; RETURNING names the rows that were new (a conflict inserts
@@ -144,36 +109,31 @@ async fn insert_records(tx: &mut SqliteConnection, batch: &[Record]) -> Result<H
     let (mut presses, mut checkins) = (Vec::new(), Vec::new());
     for record in batch {
         match record {
+            // Sequence numbers are stored as SQLite's signed 64-bit integers, bit for bit.
             Record::Press { device, seq, question, answer, at_ms } => {
-                presses.push((device, *seq, *question, answer, *at_ms))
+                presses.push((device.as_str(), seq.0 as i64, *question, answer.to_string(), *at_ms))
             }
-            Record::CheckIn { device, seq, session, at_ms } => checkins.push((device, *seq, *session, *at_ms)),
+            Record::CheckIn { device, seq, session, at_ms } => {
+                checkins.push((device.as_str(), seq.0 as i64, *session, *at_ms))
+            }
         }
     }
-    const NEW: &str = " ON CONFLICT DO NOTHING RETURNING device_id, seq";
-    let mut rows = in_chunks(
+    // `WHERE true` keeps SQLite from reading `ON CONFLICT` as part of the SELECT's join.
+    let mut rows = for_each_row(
         tx,
-        "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) ",
+        "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true \
+         ON CONFLICT DO NOTHING RETURNING device_id, seq",
         &presses,
-        NEW,
-        |mut row, (device, seq, question, answer, at_ms)| {
-            row.push_bind(device.as_str().to_owned())
-                .push_bind(seq.0 as i64)
-                .push_bind(*question as i64)
-                .push_bind(answer.to_string())
-                .push_bind(*at_ms);
-        },
     )
     .await?;
     rows.extend(
-        in_chunks(
+        for_each_row(
             tx,
-            "INSERT INTO checkins (device_id, seq, session_id, received_ms) ",
+            "INSERT INTO checkins (device_id, seq, session_id, received_ms) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true \
+             ON CONFLICT DO NOTHING RETURNING device_id, seq",
             &checkins,
-            NEW,
-            |mut row, (device, seq, session, at_ms)| {
-                row.push_bind(device.as_str().to_owned()).push_bind(seq.0 as i64).push_bind(*session).push_bind(*at_ms);
-            },
         )
         .await?,
     );
@@ -205,24 +165,12 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use firmware::protocol::{DeviceKey, RoomCode};
+    use firmware::protocol::{Choices, DeviceKey, QuestionKind, QuestionSpec, RoomCode, Seq};
 
     use crate::store::{Device, test_store};
 
     fn id(s: &str) -> DeviceId {
         DeviceId::parse(s).unwrap()
-    }
-
-    #[test]
-    fn a_batch_is_cut_into_chunks_of_a_few_fixed_sizes() {
-        assert_eq!(chunk_sizes(0), Vec::<usize>::new());
-        assert_eq!(chunk_sizes(1), vec![1]);
-        assert_eq!(chunk_sizes(300), vec![256, 16, 16, 4, 4, 4]);
-        for n in 0..2_000 {
-            let sizes = chunk_sizes(n);
-            assert_eq!(sizes.iter().sum::<usize>(), n);
-            assert!(sizes.iter().all(|s| CHUNKS.contains(s)));
-        }
     }
 
     #[test]
@@ -285,5 +233,37 @@ mod tests {
         let readings: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM battery_readings").fetch_one(&store.pool).await.unwrap();
         assert_eq!(readings, 300);
+    }
+
+    #[tokio::test]
+    async fn a_burst_goes_in_as_one_batch_and_a_repeat_is_known_as_such() {
+        let store = test_store("batch-burst").await;
+        let room = RoomCode::parse("b-204").unwrap();
+        let session = store.start_session(&room, "3A", 1_000, 600_000).await.unwrap();
+        let q = store.open_question(session, QuestionSpec::new(QuestionKind::Single, 4).unwrap(), None, None, 1_000);
+        let q = q.await.unwrap();
+        // 300 clickers on their third boot (seq = 3·2^32 + 1) answer B; one also checks in.
+        let boot3 = Seq(3 << 32 | 1);
+        let press = |i: usize, seq: Seq| Record::Press {
+            device: id(&format!("c-{i:04}")),
+            seq,
+            question: q,
+            answer: Choices::parse("B").unwrap(),
+            at_ms: 2_000 + i as i64,
+        };
+        let mut batch: Vec<Record> = (0..300).map(|i| press(i, boot3)).collect();
+        batch.push(Record::CheckIn { device: id("c-0007"), seq: Seq(boot3.0 + 1), session: None, at_ms: 2_500 });
+        let fresh = store.commit(&batch, &[]).await.unwrap();
+        assert_eq!(fresh.len(), 301);
+        assert!(fresh.iter().all(|f| *f), "everything in the first batch is new");
+
+        // Clicker 7 missed its ack and sends the same press again, beside a newcomer.
+        let again = [press(7, boot3), press(300, Seq(1))];
+        assert_eq!(store.commit(&again, &[]).await.unwrap(), vec![false, true]);
+
+        let stored = store.presses(q).await.unwrap();
+        assert_eq!(stored.len(), 301, "the repeat was not stored twice");
+        assert!(stored.contains(&(id("c-0007"), boot3, Choices::parse("B").unwrap())));
+        assert!(store.holds(&id("c-0007"), Seq(boot3.0 + 1), &crate::store::Stored::CheckIn).await.unwrap());
     }
 }
