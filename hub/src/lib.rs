@@ -10,7 +10,8 @@
 //! - [`broker`] — the embedded MQTT broker (rmqtt), or none when an external one is configured.
 //! - [`ingest`] — MQTT in: a clicker message parsed once into an `Inbound`.
 //! - [`engine`] — the task that owns the classroom: authenticate, judge, commit, ack, publish; its
-//!   `pair` and `rollouts` parts answer pairing exchanges and move firmware rollouts on.
+//!   `handle` is how the pages ask it for something, `lesson` carries out sessions and questions,
+//!   and its `pair` and `rollouts` parts answer pairing exchanges and move firmware rollouts on.
 //! - [`classroom`] — the sans-IO core: sessions, questions, tallies.
 //! - [`fleet`] — the clickers as a fleet and the hub's own hardware: pairing (windows, modes, the
 //!   exchange), the battery trend, the status LED and pairing button, school-card check-in, and the

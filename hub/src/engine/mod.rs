@@ -10,22 +10,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use firmware::protocol::{
-    self, Ack, AckStatus, Authenticated, Choices, ClickerTopic, DeviceId, DeviceKey, Presence, QuestionAnnouncement,
-    QuestionSpec, QuestionState, RejectReason, RoomCode, Seq, mac, topics,
+    self, Ack, AckStatus, Authenticated, ClickerTopic, DeviceId, DeviceKey, Presence, RejectReason, RoomCode, Seq, mac,
+    topics,
 };
 use rumqttc::{AsyncClient, QoS};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
-use crate::classroom::{Classroom, ClassroomError, Live, LivePairing, Phase, Question, Session, Verdict};
-use crate::fleet::pairing::{Mode, Pairings, Window};
+use crate::classroom::{Classroom, Live, LivePairing, Verdict};
+use crate::fleet::pairing::Pairings;
 use crate::fleet::rollout::Rollout;
 use crate::ingest::{self, From, Inbound, Refused};
 use crate::metrics::Metrics;
 use crate::store::{self, Device, DeviceUpdate, Record, Store, StoreError};
 
+mod handle;
+mod lesson;
 mod pair;
 mod rollouts;
 
+pub use handle::{Command, CommandError, EngineHandle, NewQuestion};
 pub use pair::open_pairing_window;
 
 /// One message as it came off the broker.
@@ -45,132 +48,6 @@ struct Known {
     key: DeviceKey,
     room: RoomCode,
     newest: Option<Seq>,
-}
-
-/// A teacher's or technician's action that failed.
-#[derive(Debug, thiserror::Error)]
-pub enum CommandError {
-    /// The classroom's state does not allow it.
-    #[error(transparent)]
-    Classroom(#[from] ClassroomError),
-    /// The request makes no sense.
-    #[error("{0}")]
-    Invalid(String),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The engine has stopped.
-    #[error("the hub is shutting down")]
-    Stopped,
-}
-
-/// What a teacher asks for when opening a question.
-#[derive(Debug, Clone)]
-pub struct NewQuestion {
-    /// Kind and options.
-    pub spec: QuestionSpec,
-    /// The correct answer, if any.
-    pub correct: Option<Choices>,
-    /// A countdown, in seconds.
-    pub timer_s: Option<u32>,
-}
-
-type Reply<T> = oneshot::Sender<Result<T, CommandError>>;
-
-/// A command for the engine.
-#[derive(Debug)]
-pub enum Command {
-    /// Register a clicker.
-    AddDevice(Device, Reply<()>),
-    /// Start a session.
-    StartSession { room: RoomCode, class_name: String, reply: Reply<i64> },
-    /// End the running session.
-    EndSession { room: RoomCode, reply: Reply<()> },
-    /// Open a question.
-    OpenQuestion { room: RoomCode, question: NewQuestion, reply: Reply<u32> },
-    /// Close the open question.
-    CloseQuestion { room: RoomCode, reply: Reply<()> },
-    /// Reveal the closed question.
-    Reveal { room: RoomCode, reply: Reply<()> },
-    /// Open a pairing window.
-    OpenPairing { room: RoomCode, mode: Mode, seconds: u32, by: String, reply: Reply<Window> },
-    /// Close the room's pairing window early.
-    ClosePairing { room: RoomCode, reply: Reply<()> },
-    /// Unpair a clicker: it is retired, its history stays with its student.
-    Unpair { device: DeviceId, reply: Reply<()> },
-}
-
-/// A handle to send the engine commands.
-#[derive(Debug, Clone)]
-pub struct EngineHandle {
-    commands: mpsc::Sender<Command>,
-    /// The live state of every room, updated after every commit.
-    pub live: watch::Receiver<Arc<BTreeMap<RoomCode, Live>>>,
-}
-
-impl EngineHandle {
-    async fn ask<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, CommandError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands.send(make(tx)).await.map_err(|_| CommandError::Stopped)?;
-        rx.await.map_err(|_| CommandError::Stopped)?
-    }
-
-    /// Registers a clicker.
-    pub async fn add_device(&self, device: Device) -> Result<(), CommandError> {
-        self.ask(|reply| Command::AddDevice(device, reply)).await
-    }
-
-    /// Starts a session.
-    pub async fn start_session(&self, room: RoomCode, class_name: String) -> Result<i64, CommandError> {
-        self.ask(|reply| Command::StartSession { room, class_name, reply }).await
-    }
-
-    /// Ends the session.
-    pub async fn end_session(&self, room: RoomCode) -> Result<(), CommandError> {
-        self.ask(|reply| Command::EndSession { room, reply }).await
-    }
-
-    /// Opens a question.
-    pub async fn open_question(&self, room: RoomCode, question: NewQuestion) -> Result<u32, CommandError> {
-        self.ask(|reply| Command::OpenQuestion { room, question, reply }).await
-    }
-
-    /// Closes the open question.
-    pub async fn close_question(&self, room: RoomCode) -> Result<(), CommandError> {
-        self.ask(|reply| Command::CloseQuestion { room, reply }).await
-    }
-
-    /// Reveals the closed question.
-    pub async fn reveal(&self, room: RoomCode) -> Result<(), CommandError> {
-        self.ask(|reply| Command::Reveal { room, reply }).await
-    }
-
-    /// Opens a pairing window of `seconds` (1 to 254) in `room`.
-    pub async fn open_pairing(
-        &self,
-        room: RoomCode,
-        mode: Mode,
-        seconds: u32,
-        by: &str,
-    ) -> Result<Window, CommandError> {
-        let by = by.to_owned();
-        self.ask(|reply| Command::OpenPairing { room, mode, seconds, by, reply }).await
-    }
-
-    /// Closes the room's pairing window.
-    pub async fn close_pairing(&self, room: RoomCode) -> Result<(), CommandError> {
-        self.ask(|reply| Command::ClosePairing { room, reply }).await
-    }
-
-    /// Unpairs a clicker.
-    pub async fn unpair(&self, device: DeviceId) -> Result<(), CommandError> {
-        self.ask(|reply| Command::Unpair { device, reply }).await
-    }
-
-    /// The live state of `room`.
-    pub fn live(&self, room: &RoomCode) -> Option<Live> {
-        self.live.borrow().get(room).cloned()
-    }
 }
 
 /// Logs a kind of bad input at most once a second, with how many were not logged.
@@ -705,147 +582,6 @@ impl Engine {
         };
         self.metrics.connected.store(self.online.len() as i64, std::sync::atomic::Ordering::Relaxed);
         changed.then(|| DeviceUpdate::Presence { device: from.device.clone(), online: state == Presence::Online })
-    }
-
-    async fn handle_command(&mut self, cmd: Command) {
-        match cmd {
-            Command::AddDevice(device, reply) => {
-                let result = self.store.add_device(&device).await.map_err(CommandError::from);
-                if result.is_ok() {
-                    self.learn_device(device).await;
-                }
-                let _ = reply.send(result);
-            }
-            Command::StartSession { room, class_name, reply } => {
-                let result = self.start_session(&room, class_name).await;
-                let _ = reply.send(result);
-            }
-            Command::EndSession { room, reply } => {
-                let result = self.end_session(&room).await;
-                let _ = reply.send(result);
-            }
-            Command::OpenQuestion { room, question, reply } => {
-                let result = self.open_question(&room, question).await;
-                let _ = reply.send(result);
-            }
-            Command::CloseQuestion { room, reply } => {
-                let result = self.move_question(&room, Phase::Open, Phase::Closed).await;
-                let _ = reply.send(result);
-            }
-            Command::Reveal { room, reply } => {
-                let result = self.move_question(&room, Phase::Closed, Phase::Revealed).await;
-                let _ = reply.send(result);
-            }
-            Command::OpenPairing { room, mode, seconds, by, reply } => {
-                let result = self.open_pairing(&room, mode, seconds, &by).await;
-                let _ = reply.send(result);
-            }
-            Command::ClosePairing { room, reply } => {
-                let result = self.close_pairing(&room).await;
-                let _ = reply.send(result);
-            }
-            Command::Unpair { device, reply } => {
-                let result = match self.store.retire_device(&device, store::now_ms()).await {
-                    Ok(true) => {
-                        self.forget_device(&device);
-                        Ok(())
-                    }
-                    Ok(false) => Err(CommandError::Invalid(format!("no clicker {device} in service"))),
-                    Err(e) => Err(e.into()),
-                };
-                let _ = reply.send(result);
-            }
-        }
-    }
-
-    /// A clicker leaves service: its messages are refused from now on and it is no longer expected.
-    fn forget_device(&mut self, device: &DeviceId) {
-        let Some(known) = self.devices.remove(device) else { return };
-        self.classroom.remove_device(device);
-        self.online.remove(device);
-        self.metrics.connected.store(self.online.len() as i64, std::sync::atomic::Ordering::Relaxed);
-        self.refresh_live(&BTreeSet::from([known.room]));
-    }
-
-    async fn start_session(&mut self, room: &RoomCode, class_name: String) -> Result<i64, CommandError> {
-        if class_name.trim().is_empty() {
-            return Err(CommandError::Invalid("a session needs a class name".into()));
-        }
-        self.classroom.can_start_session(room)?;
-        let now = store::now_ms();
-        let id = self.store.start_session(room, &class_name, now, self.checkin_window_ms).await?;
-        self.classroom.start_session(room, Session { id, class_name, started_ms: now, question: None })?;
-        self.changed(room).await;
-        Ok(id)
-    }
-
-    async fn end_session(&mut self, room: &RoomCode) -> Result<(), CommandError> {
-        let id = self.classroom.session(room).ok_or_else(|| ClassroomError::NoSession(room.clone()))?.id;
-        self.store.end_session(id, store::now_ms()).await?;
-        self.classroom.end_session(room)?;
-        for loaner in self.store.retire_loaners(room, store::now_ms()).await? {
-            tracing::info!(room = %room, device = %loaner, "loaner returned at the end of the session");
-            self.forget_device(&loaner);
-        }
-        self.changed(room).await;
-        Ok(())
-    }
-
-    async fn open_question(&mut self, room: &RoomCode, q: NewQuestion) -> Result<u32, CommandError> {
-        if let Some(correct) = q.correct
-            && !q.spec.accepts(correct)
-        {
-            return Err(CommandError::Invalid("the correct answer is not one of the options".into()));
-        }
-        let session = self.classroom.session(room).ok_or_else(|| ClassroomError::NoSession(room.clone()))?.id;
-        let now = store::now_ms();
-        let id = self.store.open_question(session, q.spec, q.correct, q.timer_s, now).await?;
-        let closes_at = q.timer_s.map(|t| (now + i64::from(t) * 1000) as u64);
-        self.classroom.open_question(room, Question::open(id, q.spec, q.correct, closes_at))?;
-        self.changed(room).await;
-        Ok(id)
-    }
-
-    async fn move_question(&mut self, room: &RoomCode, from: Phase, to: Phase) -> Result<(), CommandError> {
-        let id = self.classroom.question_in(room, from)?;
-        self.store.set_question_phase(id, to, store::now_ms()).await?;
-        self.classroom.set_phase(room, to)?;
-        self.changed(room).await;
-        Ok(())
-    }
-
-    async fn close_due(&mut self) {
-        for room in self.classroom.due_to_close(store::now_ms() as u64) {
-            if let Err(e) = self.move_question(&room, Phase::Open, Phase::Closed).await {
-                tracing::error!("closing the timed question in {room}: {e}");
-            }
-        }
-    }
-
-    async fn changed(&mut self, room: &RoomCode) {
-        self.announce(room).await;
-        self.refresh_live(&BTreeSet::from([room.clone()]));
-    }
-
-    /// Publishes the retained question (for clickers) and display (for projectors) of `room`.
-    async fn announce(&self, room: &RoomCode) {
-        let question = self.classroom.session(room).and_then(|s| s.question.as_ref()).map(|q| QuestionAnnouncement {
-            q: q.id,
-            spec: q.spec,
-            state: if q.phase == Phase::Open { QuestionState::Open } else { QuestionState::Closed },
-        });
-        let payload = question.and_then(|q| protocol::encode(&q).ok()).map(|p| p.to_vec()).unwrap_or_default();
-        let topic = topics::question(room);
-        if self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, true, payload).await.is_err() {
-            tracing::warn!("MQTT client closed; question of {room} not announced");
-        }
-        self.publish_display(room).await;
-    }
-
-    async fn publish_display(&self, room: &RoomCode) {
-        let payload = self.classroom.display(room).and_then(|d| protocol::encode(&d).ok()).map(|p| p.to_vec());
-        let topic = topics::display(room);
-        let _ = self.mqtt.publish(topic.as_str(), QoS::AtLeastOnce, true, payload.unwrap_or_default()).await;
     }
 
     fn refresh_live(&self, rooms: &BTreeSet<RoomCode>) {
