@@ -233,6 +233,16 @@ mod tests {
         let readings: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM battery_readings").fetch_one(&store.pool).await.unwrap();
         assert_eq!(readings, 300);
+
+        // Later, clicker 3 goes offline and clicker 295 comes back, with no hello: presence only.
+        let presence = [
+            DeviceUpdate::Presence { device: ids[3].clone(), online: false },
+            DeviceUpdate::Presence { device: ids[295].clone(), online: true },
+        ];
+        store.commit(&[], &presence).await.unwrap();
+        let (_, firmware, mv, _, online) = store.device_health(&ids[3]).await.unwrap().unwrap();
+        assert_eq!((firmware.as_deref(), mv, online), (Some("1.2.0"), Some(2503), false), "readings kept");
+        assert!(store.device_health(&ids[295]).await.unwrap().unwrap().4);
     }
 
     #[tokio::test]
