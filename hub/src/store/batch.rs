@@ -28,8 +28,8 @@ async fn for_each_row<T: Serialize>(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    // Cannot fail: the rows are strings and integers.
-    let json = serde_json::to_string(rows).unwrap_or_default();
+    // Cannot fail: the rows are tuples of strings, integers, booleans and options of those.
+    let json = serde_json::to_string(rows).expect("rows of plain values serialize");
     Ok(sqlx::query(sql).bind(json).fetch_all(&mut *tx).await?)
 }
 
@@ -263,17 +263,31 @@ mod tests {
         };
         let mut batch: Vec<Record> = (0..300).map(|i| press(i, boot3)).collect();
         batch.push(Record::CheckIn { device: id("c-0007"), seq: Seq(boot3.0 + 1), session: None, at_ms: 2_500 });
+        batch.push(Record::CheckIn {
+            device: id("c-0008"),
+            seq: Seq(boot3.0 + 1),
+            session: Some(session),
+            at_ms: 2_501,
+        });
+        // The largest number the protocol allows is kept bit for bit (SQLite's integers are signed).
+        batch.push(press(9_999, Seq(u64::MAX)));
         let fresh = store.commit(&batch, &[]).await.unwrap();
-        assert_eq!(fresh.len(), 301);
+        assert_eq!(fresh.len(), 303);
         assert!(fresh.iter().all(|f| *f), "everything in the first batch is new");
 
         // Clicker 7 missed its ack and sends the same press again, beside a newcomer.
-        let again = [press(7, boot3), press(300, Seq(1))];
-        assert_eq!(store.commit(&again, &[]).await.unwrap(), vec![false, true]);
+        let again = [press(7, boot3), press(300, Seq(1)), press(9_999, Seq(u64::MAX))];
+        assert_eq!(store.commit(&again, &[]).await.unwrap(), vec![false, true, false]);
 
         let stored = store.presses(q).await.unwrap();
-        assert_eq!(stored.len(), 301, "the repeat was not stored twice");
+        assert_eq!(stored.len(), 302, "the repeats were not stored twice");
+        assert!(stored.contains(&(id("c-9999"), Seq(u64::MAX), Choices::parse("B").unwrap())));
         assert!(stored.contains(&(id("c-0007"), boot3, Choices::parse("B").unwrap())));
         assert!(store.holds(&id("c-0007"), Seq(boot3.0 + 1), &crate::store::Stored::CheckIn).await.unwrap());
+        let checked_in: Option<i64> = sqlx::query_scalar("SELECT session_id FROM checkins WHERE device_id = 'c-0008'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(checked_in, Some(session));
     }
 }
