@@ -284,6 +284,14 @@ mod tests {
         assert!(stored.contains(&(id("c-9999"), Seq(u64::MAX), Choices::parse("B").unwrap())));
         assert!(stored.contains(&(id("c-0007"), boot3, Choices::parse("B").unwrap())));
         assert!(store.holds(&id("c-0007"), Seq(boot3.0 + 1), &crate::store::Stored::CheckIn).await.unwrap());
+        // What the engine reads at its next start: each clicker's newest number, also above 2^63.
+        for d in ["c-0007", "c-9999"] {
+            let device =
+                Device { id: id(d), key: DeviceKey([7; 16]), room: room.clone(), student: None, newest_seq: None };
+            store.add_device(&device).await.unwrap();
+        }
+        let newest: Vec<_> = store.devices().await.unwrap().into_iter().map(|d| (d.id, d.newest_seq)).collect();
+        assert_eq!(newest, vec![(id("c-0007"), Some(Seq(boot3.0 + 1))), (id("c-9999"), Some(Seq(u64::MAX)))]);
         let checked_in: Option<i64> = sqlx::query_scalar("SELECT session_id FROM checkins WHERE device_id = 'c-0008'")
             .fetch_one(&store.pool)
             .await

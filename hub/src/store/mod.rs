@@ -302,9 +302,13 @@ impl Store {
     /// Every registered clicker.
     pub async fn devices(&self) -> Result<Vec<Device>, StoreError> {
         let rows = sqlx::query(
+            // Sequence numbers are stored as SQLite's signed integers, bit for bit: those from 2^63
+            // up read as negative, so a log's newest is its largest negative number if it has one.
             "SELECT id, key_hex, room, student, \
-             MAX(COALESCE((SELECT MAX(seq) FROM presses WHERE device_id = devices.id), -1), \
-                 COALESCE((SELECT MAX(seq) FROM checkins WHERE device_id = devices.id), -1)) AS newest_seq \
+             COALESCE((SELECT MAX(seq) FROM presses WHERE device_id = devices.id AND seq < 0), \
+                      (SELECT MAX(seq) FROM presses WHERE device_id = devices.id)) AS newest_press, \
+             COALESCE((SELECT MAX(seq) FROM checkins WHERE device_id = devices.id AND seq < 0), \
+                      (SELECT MAX(seq) FROM checkins WHERE device_id = devices.id)) AS newest_checkin \
              FROM devices WHERE retired_ms IS NULL ORDER BY id",
         )
         .fetch_all(&self.pool)
@@ -316,7 +320,11 @@ impl Store {
                     key: DeviceKey::parse(r.get("key_hex")).map_err(corrupt("device key"))?,
                     room: RoomCode::parse(r.get("room")).map_err(corrupt("room"))?,
                     student: r.get("student"),
-                    newest_seq: Some(r.get::<i64, _>("newest_seq")).filter(|s| *s >= 0).map(|s| Seq(s as u64)),
+                    newest_seq: [r.get::<Option<i64>, _>("newest_press"), r.get("newest_checkin")]
+                        .into_iter()
+                        .flatten()
+                        .map(|s| Seq(s as u64))
+                        .max(),
                 })
             })
             .collect()
