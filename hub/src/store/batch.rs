@@ -68,6 +68,14 @@ impl<'a> DeviceNews<'a> {
         news
     }
 
+    /// How many statements writing the news takes.
+    fn statements(&self) -> usize {
+        [self.hellos.is_empty(), self.presence.is_empty(), self.readings.is_empty()]
+            .iter()
+            .filter(|empty| !**empty)
+            .count()
+    }
+
     /// Writes the news at time `now` (epoch ms).
     async fn write(&self, tx: &mut SqliteConnection, now: i64) -> Result<(), StoreError> {
         let hellos: Vec<_> = self
@@ -103,51 +111,78 @@ impl<'a> DeviceNews<'a> {
     }
 }
 
-/// Inserts presses and check-ins; RETURNING names the rows that were new (a conflict inserts
-/// nothing).
-async fn insert_records(tx: &mut SqliteConnection, batch: &[Record]) -> Result<HashSet<(String, i64)>, StoreError> {
-    let (mut presses, mut checkins) = (Vec::new(), Vec::new());
-    for record in batch {
-        match record {
-            // Sequence numbers are stored as SQLite's signed 64-bit integers, bit for bit.
-            Record::Press { device, seq, question, answer, at_ms } => {
-                presses.push((device.as_str(), seq.0 as i64, *question, answer.to_string(), *at_ms))
-            }
-            Record::CheckIn { device, seq, session, at_ms } => {
-                checkins.push((device.as_str(), seq.0 as i64, *session, *at_ms))
+/// A batch's answers and check-ins as the rows of their tables.
+struct Records<'a> {
+    presses: Vec<(&'a str, i64, u32, String, i64)>,
+    checkins: Vec<(&'a str, i64, Option<i64>, i64)>,
+}
+
+impl<'a> Records<'a> {
+    fn split(batch: &'a [Record]) -> Records<'a> {
+        let (mut presses, mut checkins) = (Vec::new(), Vec::new());
+        for record in batch {
+            match record {
+                // Sequence numbers are stored as SQLite's signed 64-bit integers, bit for bit.
+                Record::Press { device, seq, question, answer, at_ms } => {
+                    presses.push((device.as_str(), seq.0 as i64, *question, answer.to_string(), *at_ms))
+                }
+                Record::CheckIn { device, seq, session, at_ms } => {
+                    checkins.push((device.as_str(), seq.0 as i64, *session, *at_ms))
+                }
             }
         }
+        Records { presses, checkins }
     }
-    // `WHERE true` keeps SQLite from reading `ON CONFLICT` as part of the SELECT's join.
-    let mut rows = for_each_row(
-        tx,
-        "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) \
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true \
-         ON CONFLICT DO NOTHING RETURNING device_id, seq",
-        &presses,
-    )
-    .await?;
-    rows.extend(
-        for_each_row(
-            tx,
-            "INSERT INTO checkins (device_id, seq, session_id, received_ms) \
-             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true \
+
+    /// How many statements writing them takes.
+    fn statements(&self) -> usize {
+        usize::from(!self.presses.is_empty()) + usize::from(!self.checkins.is_empty())
+    }
+
+    /// Inserts them; RETURNING names the rows that were new (a conflict inserts nothing).
+    async fn insert(&self, conn: &mut SqliteConnection) -> Result<HashSet<(String, i64)>, StoreError> {
+        // `WHERE true` keeps SQLite from reading `ON CONFLICT` as part of the SELECT's join.
+        let mut rows = for_each_row(
+            conn,
+            "INSERT INTO presses (device_id, seq, question_id, answer, received_ms) \
+             SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each(?) WHERE true \
              ON CONFLICT DO NOTHING RETURNING device_id, seq",
-            &checkins,
+            &self.presses,
         )
-        .await?,
-    );
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+        .await?;
+        rows.extend(
+            for_each_row(
+                conn,
+                "INSERT INTO checkins (device_id, seq, session_id, received_ms) \
+                 SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?) WHERE true \
+                 ON CONFLICT DO NOTHING RETURNING device_id, seq",
+                &self.checkins,
+            )
+            .await?,
+        );
+        Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    }
 }
 
 impl Store {
-    /// Commits a batch of accepted messages and device updates in one transaction (one fsync).
-    /// Returns, per record, whether it was new (`false`: that device and sequence number were
-    /// already stored).
+    /// Commits a batch of accepted messages and device updates atomically (one fsync). Returns,
+    /// per record, whether it was new (`false`: that device and sequence number were already
+    /// stored).
     pub async fn commit(&self, batch: &[Record], updates: &[DeviceUpdate]) -> Result<Vec<bool>, StoreError> {
-        let mut tx = self.write().await?;
-        DeviceNews::fold(updates).write(&mut tx, now_ms()).await?;
-        let inserted = insert_records(&mut tx, batch).await?;
+        let (news, records) = (DeviceNews::fold(updates), Records::split(batch));
+        let inserted = if news.statements() + records.statements() <= 1 {
+            // One statement is a transaction of its own (SQLite's autocommit, fsynced before it
+            // returns): no BEGIN and COMMIT round trips for the lone answer of a quiet moment.
+            let mut conn = self.writer.acquire().await?;
+            news.write(&mut conn, now_ms()).await?;
+            records.insert(&mut conn).await?
+        } else {
+            let mut tx = self.write().await?;
+            news.write(&mut tx, now_ms()).await?;
+            let inserted = records.insert(&mut tx).await?;
+            tx.commit().await?;
+            inserted
+        };
         let fresh = batch
             .iter()
             .map(|r| {
@@ -155,7 +190,6 @@ impl Store {
                 inserted.contains(&(device.as_str().to_owned(), seq.0 as i64))
             })
             .collect();
-        tx.commit().await?;
         // Cannot fail unless a holder of the lock panicked; the lock is held for one assignment.
         *self.last_write.lock().expect("last_write lock") = Some(Instant::now());
         Ok(fresh)
