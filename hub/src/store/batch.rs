@@ -5,7 +5,9 @@
 //! round trip waits for that thread to be scheduled on cores the broker and the clickers also want.
 //! So a batch is never written a row at a time, nor in chunks: its rows go to SQLite as one JSON
 //! array bound to one parameter and unpacked there by `json_each`, whatever the batch's size. The
-//! few statements are fixed text, prepared once and reused from the connection's cache.
+//! few statements are fixed text, prepared once and reused from the connection's cache. A batch that
+//! takes one statement (the lone answer of a quiet moment) is not wrapped in `BEGIN` and `COMMIT`:
+//! SQLite commits and fsyncs a single statement by itself.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
