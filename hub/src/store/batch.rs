@@ -334,4 +334,20 @@ mod tests {
             .unwrap();
         assert_eq!(checked_in, Some(session));
     }
+
+    #[tokio::test]
+    async fn a_transaction_that_sqlite_rolled_back_by_itself_does_not_stop_the_next_commit() {
+        let store = test_store("batch-rolled-back").await;
+        // What a full disk does inside a transaction: SQLite rolls back on its own, and the
+        // ROLLBACK the pool sends when the transaction is dropped then fails.
+        let mut tx = store.write().await.unwrap();
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+        drop(tx);
+        let hello = DeviceUpdate::Presence { device: id("c-0001"), online: true };
+        let news = [hello.clone(), DeviceUpdate::Presence { device: id("c-0002"), online: true }];
+        store.commit(&[], &news).await.expect("a single statement");
+        let both =
+            [hello, DeviceUpdate::Hello { device: id("c-0002"), firmware: "1.0".into(), battery_mv: 2900, rssi: -50 }];
+        store.commit(&[], &both).await.expect("a transaction");
+    }
 }

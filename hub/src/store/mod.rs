@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use firmware::protocol::{Choices, DeviceId, DeviceKey, QuestionKind, QuestionSpec, RoomCode, Seq};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use sqlx::{Row, Sqlite, SqlitePool};
+use sqlx::{Connection, Row, Sqlite, SqlitePool};
 
 use crate::classroom::{Phase, Question, Session};
 
@@ -230,7 +230,24 @@ impl Store {
             .row_buffer_size(1024);
         // A local file needs no ping before each use: that would be one more round trip per commit.
         let pools = SqlitePoolOptions::new().test_before_acquire(false);
-        let writer = pools.clone().max_connections(1).connect_with(opts.clone()).await?;
+        let writer = pools
+            .clone()
+            .max_connections(1)
+            // As long as SQLite's busy handler waited before there was a writer connection.
+            .acquire_timeout(Duration::from_secs(5))
+            // A transaction SQLite rolled back by itself (a full disk, an I/O error) makes the
+            // pool's own ROLLBACK fail, and the connection would refuse every later BEGIN: replace
+            // it. A dropped transaction's ROLLBACK may still be queued, so let it run first.
+            .before_acquire(|conn, _| {
+                Box::pin(async move {
+                    if conn.is_in_transaction() {
+                        conn.ping().await?;
+                    }
+                    Ok(!conn.is_in_transaction())
+                })
+            })
+            .connect_with(opts.clone())
+            .await?;
         sqlx::migrate!("./migrations").run(&writer).await?;
         let pool = pools.max_connections(4).connect_with(opts).await?;
         Ok(Store { pool, writer, last_write: Arc::default() })
