@@ -499,8 +499,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = crate::store::Store::open(&data.unwrap_or(s.data_dir)).await?;
             let footprint = store.footprint(&id).await?.with_context(|| format!("no student {id:?} in the roster"))?;
             store.erase_student(&footprint).await?;
-            store.checkpoint_truncate().await?;
+            // A running hub's readers can keep the log from emptying; each try waits for them up to
+            // the busy timeout.
+            let mut log_emptied = false;
+            for _ in 0..3 {
+                log_emptied = store.checkpoint_truncate().await?;
+                if log_emptied {
+                    break;
+                }
+            }
             store.close().await;
+            if !log_emptied {
+                eprintln!(
+                    "classhub: {id} is erased from the database, but its write-ahead log (classhub.db-wal) \
+                     still holds old copies of the erased rows, because something kept reading the \
+                     database (a running hub?). The hub writes over them as it goes on; stopping the hub \
+                     empties the log at once."
+                );
+            }
             println!(
                 "erased {id}: {} clickers unassigned, {} online identities removed",
                 footprint.devices.len(),

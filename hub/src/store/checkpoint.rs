@@ -78,4 +78,29 @@ mod tests {
         assert!(!policy.due(t0 + secs(59), Some(t0 + secs(59)), t0));
         assert!(policy.due(t0 + secs(60), Some(t0 + secs(60)), t0));
     }
+
+    #[tokio::test]
+    async fn a_truncating_checkpoint_says_when_a_reader_kept_the_log_from_emptying() {
+        use firmware::protocol::{DeviceId, DeviceKey, RoomCode};
+
+        let store = crate::store::test_store("truncate").await;
+        let device = |id: &str| crate::store::Device {
+            id: DeviceId::parse(id).unwrap(),
+            key: DeviceKey([7; 16]),
+            room: RoomCode::parse("b-204").unwrap(),
+            student: None,
+            newest_seq: None,
+        };
+        store.add_device(&device("c-0001")).await.unwrap();
+        assert!(store.checkpoint_truncate().await.unwrap(), "nobody reading: the log is emptied");
+
+        // A reader in the middle of a read (another process's hub, say), and a write after it began.
+        let mut reader = store.pool.begin().await.unwrap();
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices").fetch_one(&mut *reader).await.unwrap();
+        store.add_device(&device("c-0002")).await.unwrap();
+        assert!(!store.checkpoint_truncate().await.unwrap(), "the reader's snapshot must stay readable");
+
+        reader.rollback().await.unwrap();
+        assert!(store.checkpoint_truncate().await.unwrap(), "the reader is done");
+    }
 }

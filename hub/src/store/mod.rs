@@ -261,10 +261,13 @@ impl Store {
     }
 
     /// Copies the whole log into the database and empties it (SQLite's TRUNCATE checkpoint): after
-    /// an erasure, no old copy of a page is left in the log either.
-    pub async fn checkpoint_truncate(&self) -> Result<(), StoreError> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
-        Ok(())
+    /// an erasure, no old copy of a page is left in the log either. `false` when a reader of an
+    /// older snapshot (a running hub, say) kept it from finishing within the busy timeout: the log
+    /// then still holds what the checkpoint could not copy.
+    pub async fn checkpoint_truncate(&self) -> Result<bool, StoreError> {
+        // One row: busy (1 if it could not finish), frames in the log, frames copied.
+        let busy: i64 = sqlx::query_scalar("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&self.pool).await?;
+        Ok(busy == 0)
     }
 
     /// When answers or device updates were last committed (`None`: not since the store opened).
